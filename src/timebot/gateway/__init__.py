@@ -1,0 +1,1 @@
+"""Glue between storage and the Bitrix24 wire layer: token refresh with row locks, portal auth."""

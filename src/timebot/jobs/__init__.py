@@ -1,0 +1,1 @@
+"""timebot.jobs package."""
