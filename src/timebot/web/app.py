@@ -1,0 +1,62 @@
+"""The FastAPI application, built by a factory with a lifespan (nothing at import time)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+import timebot
+from timebot.bootstrap import Container, build_container, prepare_database
+from timebot.config import Settings
+from timebot.logs import get_logger
+from timebot.web import health
+from timebot.web.middleware import MetricsMiddleware
+
+log = get_logger(__name__)
+
+
+def create_app(
+    container: Container | None = None,
+    *,
+    settings: Settings | None = None,
+    with_worker: bool = False,
+) -> FastAPI:
+    """Build the web app. Without a container, one is built from settings at startup."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = container is None
+        c = container or build_container(settings)
+        app.state.container = c
+        await prepare_database(c)
+        worker_task: asyncio.Task[None] | None = None
+        if with_worker:
+            from timebot.jobs.worker import Worker
+
+            worker = Worker(c)
+            worker_task = asyncio.create_task(worker.run(), name="timebot-worker")
+            app.state.worker = worker
+        log.info("app.started", version=timebot.__version__, with_worker=with_worker)
+        try:
+            yield
+        finally:
+            if worker_task is not None:
+                app.state.worker.stop()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait_for(worker_task, timeout=10)
+            if own:
+                await c.aclose()
+            log.info("app.stopped")
+
+    app = FastAPI(
+        title="timebot",
+        version=timebot.__version__,
+        description="Working-time tracking for Bitrix24: chat-bot, geofenced check-in, reports.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(MetricsMiddleware)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,1 @@
+"""Storage integration tests: every test runs on SQLite and on PostgreSQL."""
