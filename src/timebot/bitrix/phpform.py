@@ -1,0 +1,216 @@
+"""PHP-compatible `application/x-www-form-urlencoded` bodies: `parse_form` reads them the way PHP's
+`parse_str` fills `$_POST`, `build_query` writes them the way PHP's `http_build_query` does.
+
+Bitrix24 builds its event POSTs with `http_build_query`, so bracket keys (`data[PARAMS][MESSAGE]`)
+nest and every scalar arrives as a string.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["build_query", "parse_form", "php_urlencode"]
+
+# PHP's urlencode() leaves only these bytes alone; unlike Python's quote_plus it encodes "~".
+_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+# Keys PHP's symbol tables store as integers ("symtable" semantics): canonical decimal longs.
+_INT_KEY = re.compile(r"(?:0|-?[1-9][0-9]*)")
+_HEX = b"0123456789abcdefABCDEF"
+_MAX_NESTING = 64  # PHP's max_input_nesting_level default: deeper variables are dropped
+
+
+def php_urlencode(text: str) -> str:
+    """Encode like PHP's urlencode(): UTF-8, spaces as '+', upper-case %XX for the rest."""
+    out: list[str] = []
+    for byte in text.encode("utf-8"):
+        if byte in _SAFE:
+            out.append(chr(byte))
+        elif byte == 0x20:
+            out.append("+")
+        else:
+            out.append(f"%{byte:02X}")
+    return "".join(out)
+
+
+def _urldecode(raw: bytes) -> bytes:
+    """PHP's urldecode(): '+' is a space, %XX a byte, malformed escapes stay as they are."""
+    out = bytearray()
+    i, n = 0, len(raw)
+    while i < n:
+        byte = raw[i]
+        if byte == 0x2B:  # '+'
+            out.append(0x20)
+        elif byte == 0x25 and i + 2 < n and raw[i + 1] in _HEX and raw[i + 2] in _HEX:
+            out.append(int(raw[i + 1 : i + 3], 16))
+            i += 2
+        else:
+            out.append(byte)
+        i += 1
+    return bytes(out)
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace")
+
+
+class _PhpArray:
+    """An ordered PHP array: string keys, plus the next free integer index for `a[]` appends."""
+
+    __slots__ = ("items", "next_index")
+
+    def __init__(self) -> None:
+        self.items: dict[str, _PhpArray | str] = {}
+        self.next_index = 0
+
+    def store(self, key: str | None, value: _PhpArray | str) -> None:
+        if key is None:
+            key = str(self.next_index)
+        if _INT_KEY.fullmatch(key) and len(key) < 20:
+            number = int(key)
+            if number >= self.next_index:
+                self.next_index = number + 1
+        self.items[key] = value
+
+    def child(self, key: str | None) -> _PhpArray:
+        """The array at `key`, creating it, or replacing a scalar as PHP does."""
+        if key is not None:
+            existing = self.items.get(key)
+            if isinstance(existing, _PhpArray):
+                return existing
+        created = _PhpArray()
+        self.store(key, created)
+        return created
+
+    def to_python(self) -> dict[str, Any] | list[Any]:
+        """Like json_encode: keys exactly 0..n-1 in order become a list, anything else a dict."""
+        values = [v.to_python() if isinstance(v, _PhpArray) else v for v in self.items.values()]
+        keys = list(self.items)
+        if keys and keys == [str(i) for i in range(len(keys))]:
+            return values
+        return dict(zip(keys, values, strict=True))
+
+
+def _register(root: _PhpArray, name: str, value: str) -> None:
+    """Store one decoded `name=value` pair the way php_register_variable_ex() does."""
+    name = name.split("\x00", 1)[0].lstrip(" ")  # C strings end at NUL; leading spaces ignored
+    bracket = name.find("[")
+    base = name if bracket < 0 else name[:bracket]
+    # PHP cannot have ' ' or '.' in a variable name, so it turns them into '_' (top level only).
+    base = base.replace(" ", "_").replace(".", "_")
+    if not base:
+        return
+    if bracket < 0:
+        root.store(base, value)
+        return
+
+    path: list[str | None] = []
+    rest = name[bracket:]
+    while rest.startswith("["):
+        inner = rest[1:]
+        probe = inner[1:] if inner.startswith(" ") else inner
+        if probe.startswith("]"):
+            path.append(None)  # "a[]" (or "a[ ]") appends
+            rest = probe[1:]
+            continue
+        close = inner.find("]")
+        if close < 0:
+            # Unterminated "[": not an index; PHP folds it into the name with '_'.
+            tail = re.sub(r"[ .\[]", "_", inner)
+            if path:
+                # Only the previous segment is kept as the plain key in this case.
+                last = path.pop()
+                _store_path(root, base, path, last, value)
+            else:
+                root.store(base + "_" + tail, value)
+            return
+        path.append(inner[:close])
+        rest = inner[close + 1 :]
+    if len(path) > _MAX_NESTING:
+        root.items.pop(base, None)  # PHP drops the whole variable when nested too deep
+        return
+    last = path.pop()
+    _store_path(root, base, path, last, value)
+
+
+def _store_path(
+    root: _PhpArray, base: str, path: list[str | None], last: str | None, value: str
+) -> None:
+    node = root.child(base)
+    for key in path:
+        node = node.child(key)
+    node.store(last, value)
+
+
+def parse_form(body: bytes | str) -> dict[str, Any]:
+    """Parse a form body as PHP fills `$_POST`: bracket keys nest, `a[]` appends, later keys win,
+    every value is a string; arrays indexed exactly 0..n-1 come back as lists (json_encode's view).
+    """
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    root = _PhpArray()
+    for pair in raw.split(b"&"):
+        if not pair:
+            continue
+        key, sep, value = pair.partition(b"=")
+        if not key:
+            continue
+        _register(root, _text(_urldecode(key)), _text(_urldecode(value)) if sep else "")
+    result = root.to_python()
+    # The top level is a symbol table, never a list, even for keys like "0".
+    if isinstance(result, list):
+        return {str(i): v for i, v in enumerate(result)}
+    return result
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _php_float(value)
+    return str(value)
+
+
+def _php_float(value: float) -> str:
+    """PHP 8 float to string with serialize_precision=-1 (shortest round-trip form)."""
+    if math.isnan(value):
+        return "NAN"
+    if math.isinf(value):
+        return "INF" if value > 0 else "-INF"
+    text = repr(value)
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        if "." not in mantissa:
+            mantissa += ".0"
+        sign = "-" if exponent.startswith("-") else "+"
+        return f"{mantissa}E{sign}{exponent.lstrip('+-').lstrip('0') or '0'}"
+    if text.endswith(".0"):
+        return text[:-2]
+    return text
+
+
+def _walk(prefix: str, value: Any, out: list[str]) -> None:
+    if value is None:
+        return
+    if isinstance(value, Mapping):
+        items: list[tuple[Any, Any]] = list(value.items())
+    elif isinstance(value, list | tuple):
+        items = list(enumerate(value))
+    else:
+        out.append(f"{prefix}={php_urlencode(_scalar(value))}")
+        return
+    for key, item in items:
+        _walk(f"{prefix}%5B{php_urlencode(_scalar(key))}%5D", item, out)
+
+
+def build_query(data: Mapping[str, Any]) -> str:
+    """Encode `data` like PHP's http_build_query(): nested keys as `a%5Bb%5D`, True→"1",
+    False→"0", None omitted, empty arrays omitted, spaces as '+'.
+    """
+    out: list[str] = []
+    for key, value in data.items():
+        _walk(php_urlencode(_scalar(key)), value, out)
+    return "&".join(out)
