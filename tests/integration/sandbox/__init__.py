@@ -1,0 +1,1 @@
+"""Integration tests of the Bitrix24 sandbox portal over real HTTP."""
