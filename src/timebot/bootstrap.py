@@ -7,8 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import httpx
+
+from timebot.bitrix import BitrixClient, RateLimiter
+from timebot.bot.app import build_dispatcher
+from timebot.bot.router import Dispatcher
 from timebot.config import Settings, get_settings
 from timebot.domain.clock import Clock, SystemClock
+from timebot.gateway.config import GatewayConfig
+from timebot.gateway.tokens import DatabaseTokenRefresher
 from timebot.logs import configure_logging
 from timebot.storage.database import Database
 
@@ -20,13 +27,32 @@ class Container:
     settings: Settings
     database: Database
     clock: Clock
+    http: httpx.AsyncClient
+    bitrix: BitrixClient
+    gateway: GatewayConfig
+    dispatcher: Dispatcher
     _closed: bool = field(default=False, repr=False)
 
     async def aclose(self) -> None:
         if self._closed:
             return
         self._closed = True
+        await self.http.aclose()
         await self.database.dispose()
+
+
+def gateway_config(settings: Settings) -> GatewayConfig:
+    secret = settings.bitrix_client_secret
+    return GatewayConfig(
+        client_id=settings.bitrix_client_id,
+        client_secret=secret.get_secret_value() if secret else None,
+        oauth_url=settings.bitrix_oauth_url,
+        public_url=settings.public_url,
+        event_mode=settings.bitrix_event_mode,
+        default_language=settings.default_language,
+        default_timezone=settings.default_timezone,
+        outbox_max_attempts=settings.outbox_max_attempts,
+    )
 
 
 def build_container(
@@ -39,17 +65,58 @@ def build_container(
     settings = settings or get_settings()
     if configure_logs:
         configure_logging(level=settings.log_level, json=settings.json_logs)
+    clock = clock or SystemClock()
     database = Database.from_url(settings.database_url)
-    return Container(settings=settings, database=database, clock=clock or SystemClock())
+    # One HTTP client per process, shared by every portal; Bitrix24 asks ≤ 60 s per request.
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(60.0, connect=10.0),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        headers={"User-Agent": "timebot"},
+    )
+    gateway = gateway_config(settings)
+    refresher = DatabaseTokenRefresher(
+        database,
+        http,
+        oauth_url=gateway.oauth_url,
+        client_id=gateway.client_id,
+        client_secret=gateway.client_secret,
+        clock=clock,
+    )
+    bitrix = BitrixClient(http, RateLimiter(), refresher=refresher, clock=clock)
+    return Container(
+        settings=settings,
+        database=database,
+        clock=clock,
+        http=http,
+        bitrix=bitrix,
+        gateway=gateway,
+        dispatcher=build_dispatcher(),
+    )
 
 
 async def prepare_database(container: Container, *, force: bool = False) -> None:
     """Apply migrations automatically for SQLite (the embedded default), or when forced.
 
-    PostgreSQL deployments run `timebot migrate` explicitly, so that several processes starting
-    at once do not race to migrate.
+    PostgreSQL deployments run `timebot migrate` explicitly; concurrent starts are still safe
+    (migrations take an advisory lock).
     """
     from timebot.storage.migrate import upgrade
 
     if force or container.settings.is_sqlite:
         await upgrade(container.settings.database_url)
+
+
+async def connect_configured_webhook(container: Container) -> int | None:
+    """Single-portal mode from settings: store the incoming webhook + bot token if given."""
+    s = container.settings
+    if not (s.bitrix_webhook_url and s.bitrix_bot_token):
+        return None
+    from timebot.gateway.install import connect_webhook
+
+    return await connect_webhook(
+        container.database,
+        s.bitrix_webhook_url,
+        s.bitrix_bot_token.get_secret_value(),
+        clock=container.clock,
+        config=container.gateway,
+    )

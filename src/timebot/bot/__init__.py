@@ -1,1 +1,5 @@
-"""timebot.bot package."""
+"""The chat bot: routers with handlers declared next to their triggers (aiogram style).
+
+Handlers are thin: they read the event, call services, and return `Reply` values; the gateway
+turns replies into outbox rows in the same transaction.
+"""

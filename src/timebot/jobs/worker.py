@@ -1,4 +1,4 @@
-"""The worker process: periodic loops (event polling, outbox dispatch, scheduler) until stopped.
+"""The worker process: periodic loops (event polling, outbox dispatch, bot setup) until stopped.
 
 Loops are listed explicitly in `Worker.loops()`; each survives its own errors with a back-off,
 so one failing portal or a database blip does not stop the others.
@@ -13,7 +13,10 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from timebot.bootstrap import Container
+from timebot.bootstrap import Container, connect_configured_webhook
+from timebot.gateway.install import ensure_bot
+from timebot.gateway.outbox import OutboxDispatcher
+from timebot.gateway.poller import EventPoller
 from timebot.logs import get_logger
 
 log = get_logger(__name__)
@@ -31,13 +34,46 @@ class Loop:
 class Worker:
     def __init__(self, container: Container, *, loops: list[Loop] | None = None) -> None:
         self.container = container
-        self.identity = f"{socket.gethostname()}:{os.getpid()}"
+        self.identity = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._stop = asyncio.Event()
+        c = container
+        self.outbox = OutboxDispatcher(
+            c.database,
+            c.bitrix,
+            c.clock,
+            worker=self.identity,
+            max_attempts=c.settings.outbox_max_attempts,
+        )
+        self.poller = EventPoller(c.database, c.bitrix, c.clock, c.dispatcher, c.gateway)
         self._loops = loops if loops is not None else self.loops()
 
     def loops(self) -> list[Loop]:
         """The worker's loops, in one place (no registration by import side effects)."""
-        return []
+        s = self.container.settings
+        return [
+            Loop("setup", 30.0, self.setup_portals),
+            Loop("poll-events", s.poll_interval_seconds, self.poll_events),
+            Loop("outbox", s.outbox_interval_seconds, self.dispatch_outbox),
+        ]
+
+    async def setup_portals(self) -> bool:
+        """Register bots for portals that have none (after install, or a failed first try)."""
+        c = self.container
+        await connect_configured_webhook(c)
+        async with c.database.unit_of_work() as uow:
+            ids = [p.id for p in await uow.portals.without_bot()]
+        for pid in ids:
+            try:
+                await ensure_bot(c.database, c.bitrix, pid, clock=c.clock, config=c.gateway)
+            except Exception:
+                log.exception("setup.bot_failed", portal_id=pid)
+        return False
+
+    async def poll_events(self) -> bool:
+        return await self.poller.poll_all() > 0
+
+    async def dispatch_outbox(self) -> bool:
+        return await self.outbox.dispatch_once() > 0
 
     def stop(self) -> None:
         self._stop.set()

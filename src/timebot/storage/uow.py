@@ -11,6 +11,13 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from timebot.storage.repositories import (
+    AuditRepository,
+    OutboxRepository,
+    PortalRepository,
+    ProcessedEventRepository,
+)
+
 
 class UnitOfWork:
     """`async with UnitOfWork(sessions) as uow: ...; await uow.commit()`.
@@ -53,6 +60,22 @@ class UnitOfWork:
 
     async def rollback(self) -> None:
         await self.session.rollback()
+
+    @property
+    def portals(self) -> PortalRepository:
+        return PortalRepository(self.session)
+
+    @property
+    def events(self) -> ProcessedEventRepository:
+        return ProcessedEventRepository(self.session)
+
+    @property
+    def outbox(self) -> OutboxRepository:
+        return OutboxRepository(self.session)
+
+    @property
+    def audit(self) -> AuditRepository:
+        return AuditRepository(self.session)
 
     async def flush(self) -> None:
         """Send pending rows now (to get generated ids) without committing."""

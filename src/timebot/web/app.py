@@ -12,7 +12,7 @@ import timebot
 from timebot.bootstrap import Container, build_container, prepare_database
 from timebot.config import Settings
 from timebot.logs import get_logger
-from timebot.web import health
+from timebot.web import bitrix, health
 from timebot.web.middleware import MetricsMiddleware
 
 log = get_logger(__name__)
@@ -23,15 +23,19 @@ def create_app(
     *,
     settings: Settings | None = None,
     with_worker: bool = False,
+    migrate: bool = False,
 ) -> FastAPI:
-    """Build the web app. Without a container, one is built from settings at startup."""
+    """Build the web app. Without a container, one is built from settings at startup.
+
+    SQLite is migrated on start; other databases only with `migrate=True` (`timebot demo`).
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = container is None
         c = container or build_container(settings)
         app.state.container = c
-        await prepare_database(c)
+        await prepare_database(c, force=migrate)
         worker_task: asyncio.Task[None] | None = None
         if with_worker:
             from timebot.jobs.worker import Worker
@@ -59,4 +63,5 @@ def create_app(
     )
     app.add_middleware(MetricsMiddleware)
     app.include_router(health.router)
+    app.include_router(bitrix.router)
     return app

@@ -1,0 +1,10 @@
+"""The bot's routers, composed in one place (order matters: specific before general)."""
+
+from __future__ import annotations
+
+from timebot.bot import basic
+from timebot.bot.router import Dispatcher
+
+
+def build_dispatcher() -> Dispatcher:
+    return Dispatcher([basic.router])
