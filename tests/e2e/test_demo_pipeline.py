@@ -86,3 +86,56 @@ async def test_forged_and_unknown_events_are_refused_over_http(sqlite_url: str) 
             )
             assert malformed.status_code == 400
             assert "JSON" in malformed.json()["detail"]
+
+
+async def outbox_rows(database_url: str) -> int:
+    from sqlalchemy import func, select
+
+    from timebot.storage import Database
+    from timebot.storage.tables import OutboxMessage
+
+    db = Database.from_url(database_url)
+    try:
+        async with db.unit_of_work() as uow:
+            return int(await uow.session.scalar(select(func.count(OutboxMessage.id))) or 0)
+    finally:
+        await db.dispose()
+
+
+async def test_a_replayed_event_has_one_effect_and_clean_uninstall_erases_the_portal(
+    database_url: str,
+) -> None:
+    from timebot.storage import Database
+    from timebot.storage.tables import Portal
+
+    port = free_port()
+    demo, _ = build_demo(host="127.0.0.1", port=port, database_url=database_url)
+    portal = demo.sandbox_app.state.portal
+    with serve_asgi(demo, port=port):
+        bot = (await wait_for(lambda: portal.bots(), within=30))[0]
+        await portal.user_says(4, str(bot.id), "помощь")
+        await wait_for(lambda: bot_texts(portal, 4))
+        before = await outbox_rows(database_url)
+        # Deliver the very same pushed body again, as a retrying portal would.
+        pushed = [d for d in portal.deliveries if d.event == "ONIMBOTV2MESSAGEADD"][-1]
+        async with httpx.AsyncClient() as http:
+            again = await http.post(
+                pushed.url,
+                content=pushed.body,
+                headers={"content-type": "application/x-www-form-urlencoded"},
+            )
+        assert again.status_code == 200
+        assert again.json()["result"] == "duplicate"
+        assert await outbox_rows(database_url) == before
+
+        record = await portal.uninstall_app(clean=True)
+        assert record.status == 200, record
+    db = Database.from_url(database_url)
+    try:
+        async with db.unit_of_work() as uow:
+            assert await uow.portals.by_member_id(portal.member_id) is None
+            from sqlalchemy import func, select
+
+            assert await uow.session.scalar(select(func.count(Portal.id))) == 0
+    finally:
+        await db.dispose()

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from timebot.bitrix import (
     AppInstalled,
     BitrixError,
+    BitrixEvent,
     EventAuth,
     MalformedEvent,
     PortalAuth,
@@ -95,6 +96,10 @@ async def events(request: Request) -> Response:
         return bad_request(str(exc))
     if isinstance(event, AppInstalled):
         return await _install(c, event, page=False)
+    return await _accept(c, event)
+
+
+async def _accept(c: Container, event: BitrixEvent) -> Response:
     outcome = await accept_event(
         c.database, event, clock=c.clock, dispatcher=c.dispatcher, config=c.gateway
     )
@@ -121,7 +126,8 @@ async def install(request: Request) -> Response:
         if "event" in payload:
             event = parse_event(payload)
             if not isinstance(event, AppInstalled):
-                raise MalformedEvent(f"expected ONAPPINSTALL, got {event.event_name}")
+                # Bitrix24 sends ONAPPUNINSTALL to the install URL unless a handler is bound.
+                return await _accept(c, event)
             page = False
         else:
             frame = parse_app_frame(payload, dict(request.query_params))
