@@ -24,6 +24,7 @@ async def _wait_for_bot(portal: Any) -> Any:
 async def test_pressing_a_keyboard_button_in_the_web_chat_gets_the_bots_reply(
     sqlite_url: str, chromium_path: str
 ) -> None:
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
     from playwright.async_api import async_playwright, expect
 
     port = free_port()
@@ -41,9 +42,11 @@ async def test_pressing_a_keyboard_button_in_the_web_chat_gets_the_bots_reply(
                 await page.goto(f"{base}/sandbox/")
                 await page.select_option("#employee", "3")
                 dialog = page.locator("#dialogs li", has_text="timebot").first
-                if await page.locator("#toggle-sidebar").is_visible():
-                    await page.click("#toggle-sidebar")  # phone layout slides the list in
-                await dialog.click()
+                try:
+                    await dialog.click(timeout=5_000)
+                except PlaywrightTimeout:
+                    await page.click("#toggle-sidebar")  # phone layout: slide the list in
+                    await dialog.click()
                 # Opening the dialog sends JOINCHAT; the welcome carries a "Помощь" button.
                 button = page.locator("#messages .keyboard button", has_text="Помощь").first
                 await expect(button).to_be_visible(timeout=20_000)
