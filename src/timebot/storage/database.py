@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 SQLITE_DRIVER: Final = "sqlite+aiosqlite"
 POSTGRES_DRIVER: Final = "postgresql+asyncpg"
 SQLITE_BUSY_TIMEOUT_MS: Final = 5000
+# How long a task waits for the one SQLite connection of its process (writers queue there).
+SQLITE_POOL_TIMEOUT_S: Final = 60
 POSTGRES_CONNECT_TIMEOUT_S: Final = 10.0
 PING_TIMEOUT_S: Final = 2.0
 
@@ -70,7 +72,13 @@ def create_engine(url: str, *, echo: bool = False, foreign_keys: bool = True) ->
     parsed = make_url(normalize_url(url))
     if parsed.get_backend_name() == "sqlite":
         _create_sqlite_directory(parsed)
-        engine = create_async_engine(parsed, echo=echo)
+        # SQLite has one writer and every transaction here is `BEGIN IMMEDIATE`: a pool of many
+        # connections would only have them fight in SQLite's busy handler (no order, "database
+        # is locked" after the timeout under load). One connection per process makes waiters
+        # queue in order in the pool; the busy timeout still covers other processes.
+        engine = create_async_engine(
+            parsed, echo=echo, pool_size=1, max_overflow=0, pool_timeout=SQLITE_POOL_TIMEOUT_S
+        )
         _install_sqlite_hooks(engine, foreign_keys=foreign_keys)
         return engine
     return create_async_engine(

@@ -17,6 +17,9 @@ from timebot.storage.repositories import (
     PortalRepository,
     ProcessedEventRepository,
 )
+from timebot.storage.repositories.marks import MarkRepository
+from timebot.storage.repositories.people import DepartmentRepository, EmployeeRepository
+from timebot.storage.repositories.plans import PlanRepository
 
 
 class UnitOfWork:
@@ -76,6 +79,22 @@ class UnitOfWork:
     @property
     def audit(self) -> AuditRepository:
         return AuditRepository(self.session)
+
+    @property
+    def employees(self) -> EmployeeRepository:
+        return EmployeeRepository(self.session)
+
+    @property
+    def departments(self) -> DepartmentRepository:
+        return DepartmentRepository(self.session)
+
+    @property
+    def marks(self) -> MarkRepository:
+        return MarkRepository(self.session)
+
+    @property
+    def plans(self) -> PlanRepository:
+        return PlanRepository(self.session)
 
     async def flush(self) -> None:
         """Send pending rows now (to get generated ids) without committing."""

@@ -55,20 +55,29 @@ class OutboxRepository:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def claim(
-        self, *, now: datetime, worker: str, lease: timedelta, limit: int
+        self,
+        *,
+        now: datetime,
+        worker: str,
+        lease: timedelta,
+        limit: int,
+        kinds: Sequence[str] | None = None,
+        exclude_kinds: Sequence[str] = (),
     ) -> Sequence[OutboxMessage]:
-        """Lease up to `limit` due rows to `worker` (commit right after to publish the lease)."""
-        stmt = (
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.status == "pending",
-                OutboxMessage.next_attempt_at <= now,
-                or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now),
-            )
-            .order_by(OutboxMessage.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+        """Lease up to `limit` due rows to `worker` (commit right after to publish the lease).
+
+        `kinds` / `exclude_kinds` split the work between dispatchers (Bitrix24 REST vs SMTP).
+        """
+        stmt = select(OutboxMessage).where(
+            OutboxMessage.status == "pending",
+            OutboxMessage.next_attempt_at <= now,
+            or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now),
         )
+        if kinds is not None:
+            stmt = stmt.where(OutboxMessage.kind.in_(list(kinds)))
+        if exclude_kinds:
+            stmt = stmt.where(OutboxMessage.kind.not_in(list(exclude_kinds)))
+        stmt = stmt.order_by(OutboxMessage.id).limit(limit).with_for_update(skip_locked=True)
         rows = (await self.session.execute(stmt)).scalars().all()
         for row in rows:
             row.locked_until = now + lease
