@@ -11,6 +11,7 @@ import httpx
 
 from timebot.bitrix import BitrixClient, RateLimiter
 from timebot.bot.app import build_dispatcher
+from timebot.bot.config import BotConfig
 from timebot.bot.router import Dispatcher
 from timebot.config import Settings, get_settings
 from timebot.domain.clock import Clock, SystemClock
@@ -52,6 +53,10 @@ def gateway_config(settings: Settings) -> GatewayConfig:
         default_language=settings.default_language,
         default_timezone=settings.default_timezone,
         outbox_max_attempts=settings.outbox_max_attempts,
+        bot=BotConfig(
+            public_url=settings.public_url,
+            secret_key=settings.secret_key.get_secret_value(),
+        ),
     )
 
 

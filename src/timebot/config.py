@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = Field(default=2.0, gt=0)
     outbox_interval_seconds: float = Field(default=0.5, gt=0)
     outbox_max_attempts: int = Field(default=8, ge=1)
+    # How long a claimed outbox row stays leased to its worker; a worker that dies mid-send
+    # leaves rows that other workers take over once the lease runs out.
+    outbox_lease_seconds: float = Field(default=120.0, gt=0)
 
     default_language: Literal["ru", "en"] = "ru"
     default_timezone: str = "Europe/Moscow"

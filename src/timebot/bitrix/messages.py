@@ -46,7 +46,15 @@ def _check_generation(generation: Generation) -> None:
         raise ValueError(f"unknown bot API generation: {generation!r}")
 
 
-def _v2_fields(
+# The same message content under each generation's key names.
+_KEYS: dict[str, tuple[str, str, str]] = {
+    "v2": ("message", "keyboard", "attach"),
+    "v1": ("MESSAGE", "KEYBOARD", "ATTACH"),
+}
+
+
+def _content(
+    generation: str,
     bot_id: int,
     text: str | None,
     keyboard: Keyboard | None,
@@ -54,36 +62,18 @@ def _v2_fields(
     *,
     remove_keyboard: bool = False,
 ) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
+    """Text, keyboard (or "N" to remove it) and attach, keyed as `generation` names them."""
+    message_key, keyboard_key, attach_key = _KEYS[generation]
+    content: dict[str, Any] = {}
     if text is not None:
-        fields["message"] = text
+        content[message_key] = text
     if remove_keyboard:
-        fields["keyboard"] = "N"
+        content[keyboard_key] = "N"
     elif keyboard:
-        fields["keyboard"] = keyboard.to_wire(bot_id)
+        content[keyboard_key] = keyboard.to_wire(bot_id)
     if attach:
-        fields["attach"] = attach.to_wire()
-    return fields
-
-
-def _v1_content(
-    bot_id: int,
-    text: str | None,
-    keyboard: Keyboard | None,
-    attach: Attach | None,
-    *,
-    remove_keyboard: bool = False,
-) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    if text is not None:
-        params["MESSAGE"] = text
-    if remove_keyboard:
-        params["KEYBOARD"] = "N"
-    elif keyboard:
-        params["KEYBOARD"] = keyboard.to_wire(bot_id)
-    if attach:
-        params["ATTACH"] = attach.to_wire()
-    return params
+        content[attach_key] = attach.to_wire()
+    return content
 
 
 def _check_content(text: str, attach: Attach | None) -> None:
@@ -116,7 +106,7 @@ def send_message_params(
     if not dialog_id:
         raise ValueError("dialog_id is required")
     if generation == "v2":
-        fields = _v2_fields(bot_id, text, keyboard, attach)
+        fields = _content("v2", bot_id, text, keyboard, attach)
         fields["system"] = system
         fields["urlPreview"] = url_preview
         if message_id_key:
@@ -126,7 +116,7 @@ def send_message_params(
             params["botToken"] = bot_token
         return "imbot.v2.Chat.Message.send", params
     params = {"BOT_ID": bot_id, "DIALOG_ID": dialog_id}
-    params.update(_v1_content(bot_id, text, keyboard, attach))
+    params.update(_content("v1", bot_id, text, keyboard, attach))
     params["SYSTEM"] = _yn(system)
     params["URL_PREVIEW"] = _yn(url_preview)
     if client_id:
@@ -155,13 +145,13 @@ def update_message_params(
     if text is None and not keyboard and not attach and not remove_keyboard:
         raise ValueError("nothing to update")
     if generation == "v2":
-        fields = _v2_fields(bot_id, text, keyboard, attach, remove_keyboard=remove_keyboard)
+        fields = _content("v2", bot_id, text, keyboard, attach, remove_keyboard=remove_keyboard)
         params: dict[str, Any] = {"botId": bot_id, "messageId": message_id, "fields": fields}
         if bot_token:
             params["botToken"] = bot_token
         return "imbot.v2.Chat.Message.update", params
     params = {"BOT_ID": bot_id, "MESSAGE_ID": message_id}
-    params.update(_v1_content(bot_id, text, keyboard, attach, remove_keyboard=remove_keyboard))
+    params.update(_content("v1", bot_id, text, keyboard, attach, remove_keyboard=remove_keyboard))
     if client_id:
         params["CLIENT_ID"] = client_id
     return "imbot.message.update", params
@@ -187,7 +177,7 @@ def answer_command_params(
     _check_generation(generation)
     _check_content(text, attach)
     if generation == "v2":
-        fields = _v2_fields(bot_id, text, keyboard, attach)
+        fields = _content("v2", bot_id, text, keyboard, attach)
         fields["system"] = system
         fields["urlPreview"] = url_preview
         params: dict[str, Any] = {
@@ -202,7 +192,7 @@ def answer_command_params(
         return "imbot.v2.Command.answer", params
     # imbot.command.answer finds the bot through the command; it takes no BOT_ID.
     params = {"COMMAND_ID": command_id, "MESSAGE_ID": message_id}
-    params.update(_v1_content(bot_id, text, keyboard, attach))
+    params.update(_content("v1", bot_id, text, keyboard, attach))
     params["SYSTEM"] = _yn(system)
     params["URL_PREVIEW"] = _yn(url_preview)
     if client_id:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from timebot.bot.config import BotConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +18,7 @@ class GatewayConfig:
     default_timezone: str = "Europe/Moscow"
     bot_code: str = "timebot"
     outbox_max_attempts: int = 8
+    bot: BotConfig = field(default_factory=BotConfig)
 
     @property
     def events_url(self) -> str | None:

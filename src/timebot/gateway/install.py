@@ -11,6 +11,7 @@ from timebot.bot.i18n import lang_of
 from timebot.domain.clock import Clock
 from timebot.gateway.auth import portal_auth
 from timebot.gateway.config import GatewayConfig
+from timebot.gateway.limits import refresh_plan_limits
 from timebot.logs import get_logger
 from timebot.storage import Database
 from timebot.storage.tables import Portal
@@ -26,9 +27,23 @@ COMMANDS: dict[str, dict[str, str]] = {
     "status": {"ru": "Мой статус", "en": "My status"},
     "week": {"ru": "Моя неделя", "en": "My week"},
     "lang": {"ru": "Язык (ru/en)", "en": "Language (ru/en)"},
+    "me": {"ru": "Мои данные", "en": "My data"},
     "help": {"ru": "Помощь", "en": "Help"},
+    # Buttons on reminders and approval cards (registered so the portal routes them to us).
+    "stillworking": {"ru": "Ещё работаю", "en": "Still working"},
+    "leftat": {"ru": "Ушёл в указанное время", "en": "Left at the stated time"},
+    "forgot": {"ru": "Забыл отметиться", "en": "Forgot to check out"},
+    "approve": {"ru": "Одобрить", "en": "Approve"},
+    "reject": {"ru": "Отклонить", "en": "Reject"},
+    "explain": {"ru": "Запросить объяснение", "en": "Ask for an explanation"},
+    "reason": {"ru": "Причина", "en": "Reason"},
+    "accept": {"ru": "Принять объяснение", "en": "Accept the explanation"},
+    "decline": {"ru": "Не принять объяснение", "en": "Decline the explanation"},
 }
 
+
+# portal.settings key: the Bitrix user who installed the app or owns the webhook (an admin).
+INSTALLED_BY = "installed_by"
 
 # ORM defaults apply only at flush; set them up front so code can use the fresh object.
 NEW_PORTAL_DEFAULTS: dict[str, Any] = {
@@ -53,6 +68,8 @@ async def install_portal(
     expires = now + timedelta(seconds=auth.expires_in or 3600)
     async with database.unit_of_work() as uow:
         portal = await uow.portals.by_member_id(auth.member_id)
+        if portal is not None:  # a reinstall changes settings: hold the row
+            portal = await uow.portals.lock(portal.id)
         if portal is None:
             portal = Portal(
                 member_id=auth.member_id,
@@ -81,6 +98,8 @@ async def install_portal(
         portal.access_expires_at = expires
         portal.application_token = auth.application_token
         portal.scope = ",".join(auth.scope)
+        if auth.user_id:  # only an administrator can install an application
+            portal.settings = {**(portal.settings or {}), INSTALLED_BY: int(auth.user_id)}
         portal.status = "active"
         portal.connection = "oauth"
         portal.updated_at = now
@@ -126,6 +145,8 @@ async def connect_webhook(
     now = clock.now()
     async with database.unit_of_work() as uow:
         portal = await uow.portals.by_member_id(member_id)
+        if portal is not None:  # settings change below: hold the row
+            portal = await uow.portals.lock(portal.id)
         if portal is None:
             portal = Portal(
                 member_id=member_id,
@@ -145,6 +166,9 @@ async def connect_webhook(
             portal.bot_id = None  # a new token means a new bot owner
         portal.webhook_url = base
         portal.bot_token = bot_token
+        owner = urlsplit(base).path.strip("/").split("/")
+        if len(owner) >= 2 and owner[1].isdigit():  # /rest/<user>/<secret>/: the webhook's owner
+            portal.settings = {**(portal.settings or {}), INSTALLED_BY: int(owner[1])}
         portal.status = "active"
         portal.updated_at = now
         await uow.commit()
@@ -222,4 +246,6 @@ async def ensure_bot(
         )
         await uow.commit()
     log.info("bot.registered", portal_id=portal_id, bot_id=bot_id, webhook=webhook_mode)
+    # Once per registration: the plan's rate limits (a failure keeps the defaults).
+    await refresh_plan_limits(database, client, portal_id, clock=clock)
     return bot_id

@@ -5,6 +5,7 @@ Never waits on Bitrix24: all REST calls happen later in the outbox dispatcher.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 
 from timebot.bitrix import (
@@ -23,12 +24,16 @@ from timebot.bot.i18n import lang_of
 from timebot.bot.router import Context, Dispatcher
 from timebot.domain.clock import Clock
 from timebot.gateway.config import GatewayConfig
+from timebot.gateway.directory import ensure_employee, request_directory_sync
 from timebot.gateway.replies import enqueue_replies
 from timebot.logs import get_logger
 from timebot.storage import Database, UnitOfWork
 from timebot.storage.tables import Portal
 
 log = get_logger(__name__)
+
+
+LAST_EVENT_RESOLUTION = timedelta(minutes=1)
 
 
 class Outcome(StrEnum):
@@ -75,7 +80,10 @@ async def process_event(
     now = clock.now()
     if not await uow.events.first_time(portal.id, event.dedupe_key, now):
         return Outcome.DUPLICATE
-    portal.last_event_at = now
+    if portal.last_event_at is None or now - portal.last_event_at > LAST_EVENT_RESOLUTION:
+        # For the admin's "last event" only: writing it on every event would make all events of
+        # a portal wait for each other on its row lock (PostgreSQL).
+        portal.last_event_at = now
 
     if isinstance(event, AppUninstalled):
         await uninstall(uow, portal, clean=event.clean, now=now)
@@ -97,17 +105,36 @@ async def process_event(
         return Outcome.IGNORED
     if not isinstance(event, BotMessageAdded | BotCommandReceived | BotJoinedChat):
         return Outcome.IGNORED
+    bot_id = portal.bot_id
+    if bot_id is None and event.bot_id and event.bot_code in ("", portal.bot_code):
+        # The portal talks to our bot before its registration was stored (portals send JOINCHAT
+        # right away): answer as the bot the verified event names; the worker still finishes
+        # the registration (commands) and stores the id itself.
+        bot_id = event.bot_id
     if portal.bot_id is not None and event.bot_id and event.bot_id != portal.bot_id:
         return Outcome.IGNORED  # another bot of the same application
     if not wants_answer(portal, event):
         return Outcome.IGNORED
 
+    employee = None
+    language = event.language
+    if not isinstance(event, BotJoinedChat) and event.user.id > 0 and not event.user.is_bot:
+        ensured = await ensure_employee(uow, portal, event.user, now=now)
+        employee = ensured.employee
+        language = employee.language or event.language
+        if ensured.created:
+            # Re-read the portal under its row lock before changing its settings JSON.
+            locked = await uow.portals.lock(portal.id)
+            if locked is not None:
+                request_directory_sync(locked)
     ctx = Context(
         portal=portal,
         event=event,
-        lang=lang_of(event.language, portal.language),
+        lang=lang_of(language, portal.language),
         now=now,
         uow=uow,
+        employee=employee,
+        config=config.bot,
     )
     await dispatcher.dispatch(ctx)
     await enqueue_replies(
@@ -118,6 +145,7 @@ async def process_event(
         config=config,
         generation=event.generation,
         cause=event.dedupe_key,
+        bot_id=bot_id,
     )
     return Outcome.ACCEPTED
 

@@ -11,28 +11,64 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from timebot.bitrix import (
     AccessDenied,
     BitrixClient,
     BitrixError,
+    ExpiredToken,
     InvalidGrant,
     MethodNotFound,
+    OperationTimeLimit,
     PaymentRequired,
     PortalDeleted,
+    QueryLimitExceeded,
+    ServerError,
+    TransportError,
+    escape,
 )
+from timebot.bot.i18n import Lang
+from timebot.bot.replies import Reply
 from timebot.domain.clock import Clock
 from timebot.gateway.auth import PortalNotConnected, portal_auth
+from timebot.gateway.config import GatewayConfig
+from timebot.gateway.install import INSTALLED_BY
+from timebot.gateway.limits import apply_portal_limits
+from timebot.gateway.replies import enqueue_replies
 from timebot.logs import get_logger
 from timebot.metrics import OUTBOX_FAILED, OUTBOX_SENT
-from timebot.storage import Database
+from timebot.storage import Database, UnitOfWork
 
 log = get_logger(__name__)
 
 BATCH_SIZE = 50
 PERMANENT = (AccessDenied, MethodNotFound, PortalDeleted, PaymentRequired, InvalidGrant)
+# Outbox kinds other dispatchers deliver (e-mail goes over SMTP, see gateway/mail.py).
+NOT_REST = ("email",)
+# Worth retrying: the portal's limits, its own trouble, the network, an expiring token.
+TRANSIENT = (QueryLimitExceeded, OperationTimeLimit, ServerError, TransportError, ExpiredToken)
+
+# A Work Time call the portal refused (a day left open in Bitrix24, a closed day…) does not
+# get better by retrying; it is reported to the portal's admins and our own mark stands.
+TIMEMAN_FAILED = {
+    "ru": (
+        "⚠️ Не удалось отразить отметку сотрудника [user={user}][/user] в «Учёте рабочего "
+        "времени» Битрикс24 ({method}): {error}. Отметка в timebot сохранена."
+    ),
+    "en": (
+        "⚠️ Could not mirror a mark of [user={user}][/user] into Bitrix24 Work Time "
+        "({method}): {error}. The mark is kept in timebot."
+    ),
+}
+
+
+def is_final(kind: str, error: BaseException) -> bool:
+    """Whether a failed delivery should go to the dead letters now instead of retrying."""
+    if isinstance(error, PERMANENT):
+        return True
+    return kind == "timeman" and isinstance(error, BitrixError) and not isinstance(error, TRANSIENT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +97,9 @@ class OutboxDispatcher:
         max_attempts: int = 8,
         claim_limit: int = 500,
         lease: timedelta = timedelta(minutes=2),
+        config: GatewayConfig | None = None,
     ) -> None:
+        self.config = config or GatewayConfig()
         self.database = database
         self.client = client
         self.clock = clock
@@ -73,7 +111,11 @@ class OutboxDispatcher:
     async def claim(self) -> list[Claimed]:
         async with self.database.unit_of_work() as uow:
             rows = await uow.outbox.claim(
-                now=self.clock.now(), worker=self.worker, lease=self.lease, limit=self.claim_limit
+                now=self.clock.now(),
+                worker=self.worker,
+                lease=self.lease,
+                limit=self.claim_limit,
+                exclude_kinds=NOT_REST,
             )
             claimed = [
                 Claimed(
@@ -111,6 +153,7 @@ class OutboxDispatcher:
             except PortalNotConnected as exc:
                 await self._settle_failures(rows, exc, final=True)
                 return
+            apply_portal_limits(self.client, portal)
         for start in range(0, len(rows), BATCH_SIZE):
             chunk = rows[start : start + BATCH_SIZE]
             try:
@@ -125,7 +168,9 @@ class OutboxDispatcher:
                     errors = {int(k[1:]): e for k, e in batch.errors.items()}
                     await self._settle(results, errors, chunk)
             except BitrixError as exc:
-                await self._settle_failures(chunk, exc, final=isinstance(exc, PERMANENT))
+                await self._settle_failures(
+                    chunk, exc, final=all(is_final(r.kind, exc) for r in chunk)
+                )
             except Exception as exc:  # network or programming error: retry later, keep going
                 log.exception("outbox.send_failed", portal_id=portal_id)
                 await self._settle_failures(chunk, exc, final=False)
@@ -138,7 +183,7 @@ class OutboxDispatcher:
             for row in rows:
                 if row.id in errors:
                     err = errors[row.id]
-                    final = isinstance(err, PERMANENT)
+                    final = is_final(row.kind, err)
                     state = await uow.outbox.mark_failed(
                         row.id,
                         now=now,
@@ -149,6 +194,8 @@ class OutboxDispatcher:
                         final=final,
                     )
                     OUTBOX_FAILED.labels(row.kind, str(state == "dead")).inc()
+                    if state == "dead":
+                        await self._report_dead(uow, row, f"{err.code}: {err.description}", now)
                 elif row.id in results:
                     if await uow.outbox.mark_sent(
                         row.id, now=now, worker=self.worker, result=results[row.id]
@@ -158,6 +205,34 @@ class OutboxDispatcher:
                     # The batch said nothing about this command (halted): try again soon.
                     await uow.outbox.release(row.id, worker=self.worker, at=now)
             await uow.commit()
+
+    async def _report_dead(self, uow: UnitOfWork, row: Claimed, error: str, now: datetime) -> None:
+        """A dead letter goes to the audit log; a failed Work Time call also to the admins."""
+        uow.audit.record(
+            portal_id=row.portal_id,
+            at=now,
+            actor="system",
+            action=f"outbox.dead.{row.kind}",
+            entity="outbox",
+            entity_id=row.id,
+            details={"method": row.method, "error": error[:500]},
+        )
+        if row.kind != "timeman":
+            return
+        portal = await uow.portals.get(row.portal_id)
+        if portal is None or portal.bot_id is None:
+            return
+        lang: Lang = "en" if portal.language == "en" else "ru"
+        user = row.params.get("USER_ID", 0)
+        text = TIMEMAN_FAILED[lang].format(user=user, method=row.method, error=escape(error[:300]))
+        admins = {e.bitrix_user_id for e in await uow.employees.active(portal.id) if e.is_admin}
+        installer = (portal.settings or {}).get(INSTALLED_BY)
+        if isinstance(installer, int) and installer > 0:
+            admins.add(installer)
+        replies = [Reply(str(user_id), text) for user_id in sorted(admins)]
+        await enqueue_replies(
+            uow, portal, replies, now=now, config=self.config, cause=f"dead:{row.id}"
+        )
 
     async def _settle_failures(
         self, rows: Sequence[Claimed], exc: BaseException, *, final: bool
@@ -176,5 +251,7 @@ class OutboxDispatcher:
                     final=final,
                 )
                 OUTBOX_FAILED.labels(row.kind, str(state == "dead")).inc()
+                if state == "dead":
+                    await self._report_dead(uow, row, error, now)
             await uow.commit()
         log.warning("outbox.failed", rows=len(rows), error=error, final=final)

@@ -15,6 +15,7 @@ from timebot.domain.clock import Clock
 from timebot.gateway.auth import portal_auth
 from timebot.gateway.config import GatewayConfig
 from timebot.gateway.intake import process_event
+from timebot.gateway.limits import apply_portal_limits
 from timebot.logs import get_logger
 from timebot.metrics import EVENTS_RECEIVED
 from timebot.storage import Database
@@ -58,6 +59,7 @@ class EventPoller:
             if portal is None or portal.bot_id is None:
                 return 0
             auth = portal_auth(portal)
+            apply_portal_limits(self.client, portal)
             params: dict[str, Any] = {
                 "botId": portal.bot_id,
                 "offset": portal.event_offset,

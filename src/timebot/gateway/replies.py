@@ -23,19 +23,22 @@ async def enqueue_replies(
     config: GatewayConfig,
     generation: Generation = "v2",
     cause: str | None = None,
+    bot_id: int | None = None,
 ) -> int:
     """Queue each reply as `imbot.v2.Chat.Message.send` (or v1 `imbot.message.add`).
 
-    `cause` (the event's dedupe key) makes re-handling the same event a no-op in the outbox.
+    `cause` (the event's dedupe key) makes re-handling the same event a no-op in the outbox;
+    `bot_id` overrides the portal's (an event that arrived before registration finished).
     """
-    if portal.bot_id is None:
+    bot_id = bot_id or portal.bot_id
+    if bot_id is None:
         return 0
     queued = 0
     for i, reply in enumerate(replies):
         key = f"{cause}:{i}" if cause else uuid.uuid4().hex
         method, params = send_message_params(
             generation,
-            portal.bot_id,
+            bot_id,
             reply.dialog_id,
             reply.text,
             keyboard=reply.keyboard,
