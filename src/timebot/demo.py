@@ -16,6 +16,7 @@ import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from timebot.config import Settings
+from timebot.domain.clock import Clock
 from timebot.logs import get_logger
 from timebot.sandbox.app import create_sandbox_app
 from timebot.sandbox.config import SandboxConfig
@@ -86,8 +87,14 @@ class DemoApp:
 
 
 def build_demo(
-    *, host: str, port: int, database_url: str | None = None, event_mode: str = "webhook"
+    *,
+    host: str,
+    port: int,
+    database_url: str | None = None,
+    event_mode: str = "webhook",
+    clock: Clock | None = None,
 ) -> tuple[DemoApp, Settings]:
+    """The demo composition; `clock` (tests) drives both timebot and the sandbox portal."""
     base_url = f"http://{host}:{port}"
     sandbox_config = SandboxConfig(
         base_url=base_url,
@@ -106,6 +113,6 @@ def build_demo(
     if database_url:
         overrides["database_url"] = database_url
     settings = Settings(**overrides)
-    timebot_app = create_app(settings=settings, with_worker=True, migrate=True)
-    sandbox_app = create_sandbox_app(sandbox_config)
+    timebot_app = create_app(settings=settings, with_worker=True, migrate=True, clock=clock)
+    sandbox_app = create_sandbox_app(sandbox_config, clock=clock)
     return DemoApp(timebot_app, sandbox_app, base_url), settings

@@ -15,21 +15,28 @@ from timebot.bitrix import (
     BotJoinedChat,
     BotMessageAdded,
 )
+from timebot.bot.config import BotConfig
 from timebot.bot.i18n import Lang
 from timebot.bot.replies import Reply
 from timebot.storage import UnitOfWork
-from timebot.storage.tables import Portal
+from timebot.storage.tables import Employee, Portal
 
 
 @dataclass
 class Context:
-    """What a handler may use: the portal, the person's language, the time, the transaction."""
+    """What a handler may use: the portal, the person, their language, the time, the transaction.
+
+    `employee` is the author's row (created on first contact by the intake); None for events
+    without a person (a bot joining a chat it was added to by the system).
+    """
 
     portal: Portal
     event: BitrixEvent
     lang: Lang
     now: datetime
     uow: UnitOfWork
+    employee: Employee | None = None
+    config: BotConfig = field(default_factory=BotConfig)
     replies: list[Reply] = field(default_factory=list)
 
     def reply(self, reply: Reply) -> None:
@@ -37,6 +44,9 @@ class Context:
 
 
 Handler = Callable[[Context], Awaitable[None]]
+# Runs before any text matcher; returns True when it took the message (a dialog waiting for an
+# answer, such as the reason of a correction request).
+PendingHandler = Callable[[Context], Awaitable[bool]]
 TextMatcher = Callable[[str], bool]
 
 
@@ -47,6 +57,7 @@ class Router:
     texts: list[tuple[TextMatcher, Handler]] = field(default_factory=list)
     joins: list[Handler] = field(default_factory=list)
     fallbacks: list[Handler] = field(default_factory=list)
+    pendings: list[PendingHandler] = field(default_factory=list)
 
     def command(self, *names: str) -> Callable[[Handler], Handler]:
         """A chat command or keyboard button (`/name` typed, or COMMAND pressed)."""
@@ -68,6 +79,15 @@ class Router:
     def join(self) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
             self.joins.append(fn)
+            return fn
+
+        return register
+
+    def pending(self) -> Callable[[PendingHandler], PendingHandler]:
+        """A hook for a dialog awaiting the person's next message (checked before texts)."""
+
+        def register(fn: PendingHandler) -> PendingHandler:
+            self.pendings.append(fn)
             return fn
 
         return register
@@ -120,6 +140,10 @@ class Dispatcher:
                     await handler(ctx)
                     return True
         if isinstance(event, BotMessageAdded):
+            for r in self.routers:
+                for hook in r.pendings:
+                    if await hook(ctx):
+                        return True
             text = strip_mentions(event.text)
             for r in self.routers:
                 for matcher, h in r.texts:
