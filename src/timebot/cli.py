@@ -135,6 +135,75 @@ def calendar(
 
 
 @app.command()
+def timesheet(
+    month: Annotated[str, typer.Option(help="Month as YYYY-MM, e.g. 2026-11.")],
+    portal: Annotated[
+        int | None, typer.Option(help="Portal id (default: the only active portal).")
+    ] = None,
+    department: Annotated[
+        int | None, typer.Option(help="Bitrix24 department id (default: every department).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="xlsx or csv.")] = "xlsx",
+    output: Annotated[
+        str | None, typer.Option(help="File to write (default: timesheet-YYYY-MM.<format>).")
+    ] = None,
+) -> None:
+    """Monthly timesheet with T-13 codes: XLSX (a sheet per department) or CSV (Excel, `;`)."""
+    import re
+    from pathlib import Path
+
+    from timebot.bot.people import portal_calendar
+    from timebot.reports.timesheet import render_timesheet, timesheet_filename
+    from timebot.services.timesheet import gather_timesheet, month_bounds
+
+    found = re.fullmatch(r"(\d{4})-(\d{2})", month.strip())
+    if found is None or not 1 <= int(found.group(2)) <= 12:
+        raise typer.BadParameter("--month is YYYY-MM, e.g. 2026-11")
+    if fmt not in ("xlsx", "csv"):
+        raise typer.BadParameter("--format is xlsx or csv")
+    year, number = int(found.group(1)), int(found.group(2))
+    result: list[tuple[str, bytes, str]] = []
+
+    async def work(c: Container) -> None:
+        async with c.database.unit_of_work() as uow:
+            portal_id = portal
+            if portal_id is None:
+                active = [p.id for p in await uow.portals.active()]
+                if len(active) != 1:
+                    raise typer.BadParameter(f"choose --portal among active portals {active}")
+                portal_id = active[0]
+            row = await uow.portals.get(portal_id)
+            if row is None:
+                raise typer.BadParameter(f"no portal #{portal_id}")
+            if department is not None and not await uow.departments.by_bitrix_id(
+                row.id, department
+            ):
+                raise typer.BadParameter(f"no department {department} on portal #{row.id}")
+            first, last = month_bounds(year, number)
+            calendar = await portal_calendar(
+                uow, row, country=c.gateway.bot.country, start=first, end=last
+            )
+            report = await gather_timesheet(
+                uow,
+                row,
+                year=year,
+                month=number,
+                calendar=calendar,
+                now=c.clock.now(),
+                department_id=department,
+            )
+        summary = f"{report.lines} row(s) on {len(report.sections)} sheet(s)"
+        data = render_timesheet(report, "csv" if fmt == "csv" else "xlsx")
+        name = timesheet_filename(report, "csv" if fmt == "csv" else "xlsx")
+        result.append((output or name, data, summary))
+
+    _run_with_container(work)
+    path, data, summary = result[0]
+    Path(path).write_bytes(data)
+    typer.echo(f"{path}: {summary}")
+
+
+@app.command()
 def migrate(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
     downgrade: Annotated[bool, typer.Option("--downgrade", help="Downgrade to REVISION.")] = False,
@@ -158,6 +227,10 @@ bitrix_app = typer.Typer(help="Connect Bitrix24 portals.", no_args_is_help=True)
 outbox_app = typer.Typer(help="Inspect and retry outgoing deliveries.", no_args_is_help=True)
 app.add_typer(bitrix_app, name="bitrix")
 app.add_typer(outbox_app, name="outbox")
+geo_app = typer.Typer(help="Test geofences (zones) against points.", no_args_is_help=True)
+app.add_typer(geo_app, name="geo")
+job_app = typer.Typer(help="Scheduled jobs: list them, run one now.", no_args_is_help=True)
+app.add_typer(job_app, name="job")
 
 
 def _run_with_container(work: Callable[[Container], Awaitable[None]]) -> None:
@@ -234,6 +307,101 @@ def outbox_retry(
             n = await uow.outbox.retry_dead(now=c.clock.now(), ids=ids or None)
             await uow.commit()
         typer.echo(f"{n} row(s) queued again")
+
+    _run_with_container(work)
+
+
+@geo_app.command("check")
+def geo_check(
+    zone: Annotated[
+        str,
+        typer.Option(
+            help="A circle LAT,LON,RADIUS_M; a GeoJSON Polygon/MultiPolygon/Feature file or "
+            "inline JSON; or db:ZONE_ID (a stored zone)."
+        ),
+    ],
+    at: Annotated[str, typer.Option(help="The point to test: LAT,LON.")],
+    accuracy: Annotated[
+        float | None,
+        typer.Option(help="GPS accuracy in metres, as a phone reports it (default: exact point)."),
+    ] = None,
+    lang: Annotated[str, typer.Option(help="Language of the answer: ru or en.")] = "ru",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Is the point inside the zone? Exit code 0 inside, 1 outside, 2 uncertain or bad input."""
+    from timebot.domain.clock import SystemClock
+    from timebot.reports import geo_check as gc
+
+    if lang not in ("ru", "en"):
+        raise typer.BadParameter("--lang is ru or en")
+    language: gc.Lang = "en" if lang == "en" else "ru"
+
+    def database_url() -> str:
+        from timebot.config import get_settings
+
+        try:
+            return get_settings().database_url
+        except ValueError as exc:  # invalid settings in the environment
+            raise gc.GeoCheckError("db_unreadable", detail=str(exc).splitlines()[0]) from None
+
+    try:
+        result = asyncio.run(
+            gc.run(
+                zone=zone,
+                at=at,
+                accuracy_m=accuracy,
+                now=SystemClock().now(),
+                database_url=database_url,
+            )
+        )
+    except gc.GeoCheckError as exc:
+        typer.echo(exc.message(language), err=True)
+        raise typer.Exit(gc.EXIT_UNCERTAIN) from None
+    typer.echo(gc.render_json(result, language) if as_json else gc.render_text(result, language))
+    raise typer.Exit(gc.exit_code(result))
+
+
+@job_app.command("list")
+def job_list(
+    limit: Annotated[int, typer.Option(help="Latest runs to show per job.")] = 5,
+) -> None:
+    """Show the scheduled jobs, their schedules and their latest runs."""
+    from timebot.jobs.scheduler import describe_jobs
+
+    async def work(c: Container) -> None:
+        for line in await describe_jobs(c, limit=limit):
+            typer.echo(line)
+
+    _run_with_container(work)
+
+
+@job_app.command("run")
+def job_run(
+    name: Annotated[str, typer.Argument(help="Job name (see `timebot job list`).")],
+    date: Annotated[
+        str | None, typer.Option("--date", help="Period YYYY-MM-DD (default: the latest).")
+    ] = None,
+    portal: Annotated[
+        int | None, typer.Option("--portal", help="Portal id (default: every active one).")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Run even if this occurrence was claimed or done.")
+    ] = False,
+) -> None:
+    """Run a job now; the occurrence is still claimed, so it never runs twice unless --force."""
+    from timebot.jobs.scheduler import run_job
+
+    async def work(c: Container) -> None:
+        try:
+            outcomes = await run_job(c, name, period_key=date, portal_id=portal, force=force)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        for outcome in outcomes:
+            typer.echo(str(outcome))
+        if not outcomes:
+            typer.echo("no active portals")
+        if any(o.ran and not o.ok for o in outcomes):
+            raise typer.Exit(1)
 
     _run_with_container(work)
 

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from timebot.bot import basic
+from timebot.bot import basic, corrections, explanations, privacy, reminders, tracking
 from timebot.bot.router import Dispatcher
 
 
 def build_dispatcher() -> Dispatcher:
-    return Dispatcher([basic.router])
+    return Dispatcher(
+        [
+            reminders.router,
+            corrections.router,
+            explanations.router,
+            privacy.router,
+            tracking.router,
+            basic.router,
+        ]
+    )

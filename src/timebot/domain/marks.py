@@ -5,7 +5,7 @@ and the states a person can be in between them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from timebot.domain.timezones import as_utc
@@ -44,6 +44,10 @@ class Mark:
     provisional: bool = False
 
     def __post_init__(self) -> None:
-        # Frozen dataclass: normalizing fields has to go through object.__setattr__.
-        object.__setattr__(self, "kind", MarkKind(self.kind))
-        object.__setattr__(self, "at", as_utc(self.at))
+        # Frozen dataclass: normalizing fields has to go through object.__setattr__. Values that
+        # are normal already (a MarkKind, an instant tagged UTC, as storage reads them) are kept
+        # as they are: timesheets build hundreds of thousands of marks.
+        if self.kind.__class__ is not MarkKind:
+            object.__setattr__(self, "kind", MarkKind(self.kind))
+        if self.at.tzinfo is not UTC:
+            object.__setattr__(self, "at", as_utc(self.at))

@@ -243,13 +243,30 @@ class TimesheetBuilder:
             return
         draft.plan[i] = _DAY_OFF_PLAN if expectation is None else expectation.norm_hours
 
+    def add_expectations(
+        self, employee_id: Hashable, expectations: Mapping[date, Expectation | None]
+    ) -> None:
+        """`add_expectation` for many dates at once (a month's plan, often shared by many)."""
+        draft = self._draft(employee_id)
+        index = self._index
+        for local_date, expectation in expectations.items():
+            i = index.get(local_date)
+            if i is not None:
+                draft.plan[i] = _DAY_OFF_PLAN if expectation is None else expectation.norm_hours
+
     def build(self) -> Timesheet:
         """The grid and totals for everyone seen so far."""
-        lines = [self._line(key, draft) for key, draft in self._drafts.items()]
+        cells: dict[tuple[TimesheetCode | None, int, int], TimesheetCell] = {}
+        lines = [self._line(key, draft, cells) for key, draft in self._drafts.items()]
         norm = self.calendar.month_summary(self.year, self.month, self.week_hours).norm_hours
         return Timesheet(self.year, self.month, self._days, tuple(lines), norm)
 
-    def _line(self, employee_id: Hashable, draft: _Draft) -> TimesheetLine:
+    def _line(
+        self,
+        employee_id: Hashable,
+        draft: _Draft,
+        shared: dict[tuple[TimesheetCode | None, int, int], TimesheetCell],
+    ) -> TimesheetLine:
         base_working, base_norms = self._base_for(draft.week_hours)
         cells: list[TimesheetCell] = []
         codes: dict[TimesheetCode, int] = {}
@@ -281,7 +298,12 @@ class TimesheetBuilder:
                 code = TimesheetCode.DAY_OFF
             if code is not None:
                 codes[code] = codes.get(code, 0) + 1
-            cells.append(TimesheetCell(code, worked, draft.night[i] if worked > 0 else 0))
+            # Cells are immutable values: equal ones are shared across the whole grid.
+            key = (code, worked, draft.night[i] if worked > 0 else 0)
+            cell = shared.get(key)
+            if cell is None:
+                cell = shared[key] = TimesheetCell(*key)
+            cells.append(cell)
         return TimesheetLine(
             employee_id=employee_id,
             cells=tuple(cells),

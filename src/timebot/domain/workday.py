@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from operator import attrgetter
 from zoneinfo import ZoneInfo
@@ -117,8 +117,10 @@ class Interval:
     end: datetime
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "start", as_utc(self.start))
-        object.__setattr__(self, "end", as_utc(self.end))
+        if self.start.tzinfo is not UTC:
+            object.__setattr__(self, "start", as_utc(self.start))
+        if self.end.tzinfo is not UTC:
+            object.__setattr__(self, "end", as_utc(self.end))
         if self.end < self.start:
             raise ValueError(f"interval ends before it starts: {self.start} > {self.end}")
 
@@ -150,8 +152,9 @@ class WorkDay:
     ignored: tuple[Mark, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "started_at", as_utc(self.started_at))
-        if self.ended_at is not None:
+        if self.started_at.tzinfo is not UTC:
+            object.__setattr__(self, "started_at", as_utc(self.started_at))
+        if self.ended_at is not None and self.ended_at.tzinfo is not UTC:
             object.__setattr__(self, "ended_at", as_utc(self.ended_at))
         problems = []
         if self.is_open != (self.ended_at is None):
@@ -235,20 +238,29 @@ class _DayDraft:
         breaks = list(self.breaks)
         if self.break_started is not None:  # only an open day can still be on break
             breaks.append(Interval(self.break_started, until))
-        on_break = sum((b.duration for b in breaks), timedelta())
+        on_break = _ZERO
+        for pause in breaks:
+            on_break += pause.end - pause.start
         start = self.check_in.at
-        return WorkDay(
-            local_date=start.astimezone(tz).date(),
-            started_at=start,
-            ended_at=until if closed else None,
-            worked=until - start - on_break,
-            on_break=on_break,
-            breaks=tuple(breaks),
-            is_open=not closed,
-            provisional=any(m.provisional for m in self.marks),
-            marks=tuple(self.marks),
-            ignored=tuple(self.ignored),
-        )
+        # The state machine only lets legal marks in, in time order, so the day holds the
+        # WorkDay invariants by construction (the property tests check them on every result);
+        # re-checking them per day would cost more than assembling it.
+        day = object.__new__(WorkDay)
+        _set(day, "local_date", start.astimezone(tz).date())
+        _set(day, "started_at", start)
+        _set(day, "ended_at", until if closed else None)
+        _set(day, "worked", until - start - on_break)
+        _set(day, "on_break", on_break)
+        _set(day, "breaks", tuple(breaks))
+        _set(day, "is_open", not closed)
+        _set(day, "provisional", any(m.provisional for m in self.marks))
+        _set(day, "marks", tuple(self.marks))
+        _set(day, "ignored", tuple(self.ignored))
+        return day
+
+
+_ZERO = timedelta()
+_set = object.__setattr__
 
 
 def assemble(marks: Sequence[Mark], tz: ZoneInfo, *, now: datetime | None = None) -> Assembly:

@@ -267,7 +267,7 @@ async def remind_one(
             await uow.session.scalars(
                 select(Employee)
                 .where(Employee.id == employee_id)
-                .with_for_update()
+                .with_for_update(key_share=True)
                 .execution_options(populate_existing=True)
             )
         ).one_or_none()

@@ -12,11 +12,19 @@ import os
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from timebot.bootstrap import Container, connect_configured_webhook
+from timebot.gateway.directory import sync_due
 from timebot.gateway.install import ensure_bot
+from timebot.gateway.limits import plan_check_due, refresh_plan_limits
+from timebot.gateway.networks import import_due
 from timebot.gateway.outbox import OutboxDispatcher
 from timebot.gateway.poller import EventPoller
+from timebot.jobs.digest import build_mail_dispatcher
+from timebot.jobs.reminders import REMINDERS_INTERVAL_SECONDS, run_reminders
+from timebot.jobs.retention import RETENTION_INTERVAL_SECONDS, erase_expired_locations
+from timebot.jobs.scheduler import SCHEDULER_TICK_SECONDS, run_due_jobs
 from timebot.logs import get_logger
 
 log = get_logger(__name__)
@@ -43,8 +51,11 @@ class Worker:
             c.clock,
             worker=self.identity,
             max_attempts=c.settings.outbox_max_attempts,
+            lease=timedelta(seconds=c.settings.outbox_lease_seconds),
+            config=c.gateway,
         )
         self.poller = EventPoller(c.database, c.bitrix, c.clock, c.dispatcher, c.gateway)
+        self.mail = build_mail_dispatcher(c, worker=self.identity)
         self._loops = loops if loops is not None else self.loops()
 
     def loops(self) -> list[Loop]:
@@ -54,6 +65,11 @@ class Worker:
             Loop("setup", 30.0, self.setup_portals),
             Loop("poll-events", s.poll_interval_seconds, self.poll_events),
             Loop("outbox", s.outbox_interval_seconds, self.dispatch_outbox),
+            Loop("directory", 60.0, self.sync_directories),
+            Loop("retention", RETENTION_INTERVAL_SECONDS, self.erase_locations),
+            Loop("jobs", SCHEDULER_TICK_SECONDS, self.run_jobs),
+            *([Loop("mail", s.outbox_interval_seconds, self.send_mail)] if self.mail else []),
+            Loop("reminders", REMINDERS_INTERVAL_SECONDS, self.send_reminders),
         ]
 
     async def setup_portals(self) -> bool:
@@ -67,7 +83,42 @@ class Worker:
                 await ensure_bot(c.database, c.bitrix, pid, clock=c.clock, config=c.gateway)
             except Exception:
                 log.exception("setup.bot_failed", portal_id=pid)
+        # Plans change (a trial ends, Enterprise is bought): re-read the limits daily.
+        now = c.clock.now()
+        async with c.database.unit_of_work() as uow:
+            due = [p.id for p in await uow.portals.active() if plan_check_due(p, now)]
+        for pid in due:
+            await refresh_plan_limits(c.database, c.bitrix, pid, clock=c.clock)
+        # Office networks (timeman.networkrange) as a second presence signal, daily.
+        await import_due(c.database, c.bitrix, clock=c.clock)
         return False
+
+    async def sync_directories(self) -> bool:
+        """Employees and departments from Bitrix24: after install, a new face, and daily."""
+        c = self.container
+        await sync_due(c.database, c.bitrix, clock=c.clock)
+        return False
+
+    async def send_reminders(self) -> bool:
+        """Check-in / check-out reminders and the provisional close of forgotten days."""
+        c = self.container
+        await run_reminders(c.database, clock=c.clock, config=c.gateway)
+        return False
+
+    async def erase_locations(self) -> bool:
+        """Raw coordinates past the portal's retention period are erased (verdicts stay)."""
+        await erase_expired_locations(self.container.database, clock=self.container.clock)
+        return False
+
+    async def run_jobs(self) -> bool:
+        """Scheduled jobs (daily digests …), each occurrence claimed once across workers."""
+        c = self.container
+        await run_due_jobs(c, c.clock.now(), worker=self.identity)
+        return False
+
+    async def send_mail(self) -> bool:
+        assert self.mail is not None
+        return await self.mail.dispatch_once() > 0
 
     async def poll_events(self) -> bool:
         return await self.poller.poll_all() > 0

@@ -11,8 +11,9 @@ from fastapi import FastAPI
 import timebot
 from timebot.bootstrap import Container, build_container, prepare_database
 from timebot.config import Settings
+from timebot.domain.clock import Clock
 from timebot.logs import get_logger
-from timebot.web import bitrix, health
+from timebot.web import bitrix, charts, checkin, health
 from timebot.web.middleware import MetricsMiddleware
 
 log = get_logger(__name__)
@@ -24,6 +25,7 @@ def create_app(
     settings: Settings | None = None,
     with_worker: bool = False,
     migrate: bool = False,
+    clock: Clock | None = None,
 ) -> FastAPI:
     """Build the web app. Without a container, one is built from settings at startup.
 
@@ -33,7 +35,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = container is None
-        c = container or build_container(settings)
+        c = container or build_container(settings, clock=clock)
         app.state.container = c
         await prepare_database(c, force=migrate)
         worker_task: asyncio.Task[None] | None = None
@@ -64,4 +66,6 @@ def create_app(
     app.add_middleware(MetricsMiddleware)
     app.include_router(health.router)
     app.include_router(bitrix.router)
+    app.include_router(charts.router)
+    app.include_router(checkin.router)
     return app

@@ -29,7 +29,7 @@ class EmployeeRepository:
     async def lock(self, employee_id: int) -> Employee | None:
         """The row, locked until the transaction ends (SQLite: the write lock is already held
         from `BEGIN IMMEDIATE`)."""
-        query = select(Employee).where(Employee.id == employee_id).with_for_update()
+        query = select(Employee).where(Employee.id == employee_id).with_for_update(key_share=True)
         return (await self.session.scalars(query)).first()
 
     async def by_bitrix_id(self, portal_id: int, bitrix_user_id: int) -> Employee | None:

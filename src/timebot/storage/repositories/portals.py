@@ -27,12 +27,16 @@ class PortalRepository:
         """Read the row under `SELECT … FOR UPDATE` (PostgreSQL) so token refreshes serialize.
 
         On SQLite every transaction already begins IMMEDIATE, which takes the write lock.
+        PostgreSQL gets `FOR NO KEY UPDATE`: it serializes writers of this row but, unlike
+        `FOR UPDATE`, does not conflict with the key-share locks that inserting rows referencing
+        the portal take; two transactions that each inserted such a row (a first contact's
+        employee) and then locked the portal deadlocked with `FOR UPDATE`.
         `populate_existing` makes sure we see the committed row, not a stale identity-map copy.
         """
         stmt = (
             select(Portal)
             .where(Portal.id == portal_id)
-            .with_for_update()
+            .with_for_update(key_share=True)
             .execution_options(populate_existing=True)
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
