@@ -24,6 +24,7 @@ from timebot.domain.timezones import zone_or_none
 from timebot.gateway.auth import PortalNotConnected, portal_auth
 from timebot.gateway.install import INSTALLED_BY
 from timebot.gateway.limits import apply_portal_limits
+from timebot.gateway.periodic import for_due_portals, resting_after_failure, settings_instant
 from timebot.logs import get_logger
 from timebot.storage import Database, UnitOfWork
 from timebot.storage.repositories.people import DepartmentRepository, EmployeeRepository
@@ -458,16 +459,6 @@ async def _mark_installer_admin(uow: UnitOfWork, portal: Portal) -> None:
         employee.is_admin = True
 
 
-def _instant(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
-
-
 def _count(settings: Mapping[str, Any] | None, key: str) -> int:
     return _int((settings or {}).get(key)) or 0
 
@@ -487,23 +478,12 @@ def is_due(
 ) -> bool:
     """Never synced, asked for, or the last sync is `every` old; after a failure it waits
     `retry_after` whatever the reason."""
-    synced = _instant(settings.get(DIRECTORY_SYNCED_AT))
-    failed = _instant(settings.get(DIRECTORY_SYNC_FAILED_AT))
+    synced = settings_instant(settings, DIRECTORY_SYNCED_AT)
+    failed = settings_instant(settings, DIRECTORY_SYNC_FAILED_AT)
     requested = _count(settings, DIRECTORY_SYNC_REQUESTS) > _count(settings, DIRECTORY_SYNC_SERVED)
     if synced is not None and now - synced < every and not requested:
         return False
-    return not (
-        failed is not None and (synced is None or failed > synced) and now - failed < retry_after
-    )
-
-
-async def _note_failure(database: Database, portal_id: int, now: datetime) -> None:
-    async with database.unit_of_work() as uow:
-        portal = await uow.portals.lock(portal_id)  # settings: read-modify-write under the lock
-        if portal is None:
-            return
-        portal.settings = {**(portal.settings or {}), DIRECTORY_SYNC_FAILED_AT: now.isoformat()}
-        await uow.commit()
+    return not resting_after_failure(synced, failed, now, retry_after)
 
 
 async def sync_due(
@@ -516,28 +496,18 @@ async def sync_due(
 ) -> int:
     """Sync every active portal whose directory is `every` old (or never synced); returns how
     many synced. A failing portal is logged and retried after `retry_after`, not every tick."""
-    now = clock.now()
-    async with database.unit_of_work() as uow:
-        due = [
-            p.id
-            for p in await uow.portals.active()
-            if is_due(p.settings or {}, now, every=every, retry_after=retry_after)
-        ]
-    synced = 0
-    for portal_id in due:
-        try:
-            await sync_directory(database, client, portal_id, clock=clock)
-        except Exception as exc:  # one portal's failure must not starve the others
-            log.warning(
-                "directory.sync_failed",
-                portal_id=portal_id,
-                error=f"{type(exc).__name__}: {exc}",
-                exc_info=not isinstance(exc, BitrixError | PortalNotConnected),
-            )
-            await _note_failure(database, portal_id, clock.now())
-            continue
-        synced += 1
-    return synced
+
+    async def sync(portal_id: int) -> None:
+        await sync_directory(database, client, portal_id, clock=clock)
+
+    return await for_due_portals(
+        database,
+        clock=clock,
+        due=lambda settings, now: is_due(settings, now, every=every, retry_after=retry_after),
+        work=sync,
+        failed_key=DIRECTORY_SYNC_FAILED_AT,
+        event="directory.sync_failed",
+    )
 
 
 # --- first contact -------------------------------------------------------------------------

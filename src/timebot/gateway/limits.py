@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from timebot.bitrix import BitrixClient, BitrixError, plan_limits
 from timebot.domain.clock import Clock
 from timebot.gateway.auth import PortalNotConnected, portal_auth
+from timebot.gateway.periodic import settings_instant
 from timebot.logs import get_logger
 from timebot.storage import Database
 from timebot.storage.tables import Portal
@@ -27,12 +28,8 @@ PLAN_CHECK_EVERY = timedelta(days=1)
 
 def plan_check_due(portal: Portal, now: datetime) -> bool:
     """True when the portal's plan was never asked or was asked a day ago or more."""
-    stamp = (portal.settings or {}).get(PLAN_CHECKED_AT)
-    try:
-        checked = datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
-    except ValueError:
-        checked = None
-    return checked is None or checked.tzinfo is None or now - checked >= PLAN_CHECK_EVERY
+    checked = settings_instant(portal.settings, PLAN_CHECKED_AT)
+    return checked is None or now - checked >= PLAN_CHECK_EVERY
 
 
 def apply_portal_limits(client: BitrixClient, portal: Portal) -> None:

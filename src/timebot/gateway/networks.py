@@ -18,9 +18,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from timebot.bitrix import BitrixClient, BitrixError, PortalAuth
+from timebot.bitrix import BitrixClient, PortalAuth
 from timebot.domain.clock import Clock
 from timebot.gateway.auth import PortalNotConnected, portal_auth
+from timebot.gateway.periodic import for_due_portals, resting_after_failure, settings_instant
 from timebot.logs import get_logger
 from timebot.storage import Database
 from timebot.storage.tables import Office
@@ -185,24 +186,14 @@ def _attach(
     return added
 
 
-def _instant(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
-
-
 def is_due(
     settings: Mapping[str, Any], now: datetime, *, every: timedelta, retry_after: timedelta
 ) -> bool:
     """Never imported, or the last import is `every` old; after a failure wait `retry_after`."""
-    imported = _instant(settings.get(NETWORK_RANGES_IMPORTED_AT))
-    failed = _instant(settings.get(NETWORK_RANGES_FAILED_AT))
+    imported = settings_instant(settings, NETWORK_RANGES_IMPORTED_AT)
+    failed = settings_instant(settings, NETWORK_RANGES_FAILED_AT)
     if failed is not None and (imported is None or failed > imported):
-        return now - failed >= retry_after
+        return not resting_after_failure(imported, failed, now, retry_after)
     return imported is None or now - imported >= every
 
 
@@ -219,32 +210,15 @@ async def import_due(
     A portal that refuses (most often: the connecting user is no administrator) is logged and
     asked again after `retry_after`, not on every tick.
     """
-    now = clock.now()
-    async with database.unit_of_work() as uow:
-        due = [
-            p.id
-            for p in await uow.portals.active()
-            if is_due(p.settings or {}, now, every=every, retry_after=retry_after)
-        ]
-    done = 0
-    for portal_id in due:
-        try:
-            await import_network_ranges(database, client, portal_id, clock=clock)
-        except Exception as exc:  # one portal's failure must not starve the others
-            log.warning(
-                "network_ranges.import_failed",
-                portal_id=portal_id,
-                error=f"{type(exc).__name__}: {exc}",
-                exc_info=not isinstance(exc, BitrixError | PortalNotConnected),
-            )
-            async with database.unit_of_work() as uow:
-                portal = await uow.portals.lock(portal_id)  # settings: read-modify-write
-                if portal is not None:
-                    portal.settings = {
-                        **(portal.settings or {}),
-                        NETWORK_RANGES_FAILED_AT: clock.now().isoformat(),
-                    }
-                    await uow.commit()
-            continue
-        done += 1
-    return done
+
+    async def run(portal_id: int) -> None:
+        await import_network_ranges(database, client, portal_id, clock=clock)
+
+    return await for_due_portals(
+        database,
+        clock=clock,
+        due=lambda settings, now: is_due(settings, now, every=every, retry_after=retry_after),
+        work=run,
+        failed_key=NETWORK_RANGES_FAILED_AT,
+        event="network_ranges.import_failed",
+    )
