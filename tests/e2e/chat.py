@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import httpx
+
 from tests.support.servers import free_port, serve_asgi
+from timebot.bitrix import BitrixClient, RateLimiter
 from timebot.demo import build_demo
 from timebot.domain.clock import FixedClock
+from timebot.gateway.directory import sync_directory
 from timebot.gateway.install import COMMANDS
+from timebot.storage import Database
 
 
 async def wait_for(predicate: Callable[[], Any], within: float = 20.0) -> Any:
@@ -70,6 +75,38 @@ class ChatDriver:
 
     def at(self, moment: datetime) -> None:
         self.clock.set(moment)
+
+
+# Portal rules that would act on their own while a test moves the clock.
+QUIET_RULES: dict[str, Any] = {
+    "remind_checkin_after_minutes": None,
+    "remind_checkout_after_minutes": None,
+    "auto_close_after_minutes": None,
+    "digest_time": "off",
+}
+
+
+async def sync_people(
+    database_url: str, clock: FixedClock, settings: Mapping[str, Any] | None = None
+) -> int:
+    """Load people, departments and heads from the sandbox now (the worker's directory loop
+    would take a minute) and merge `settings` into the portal's; returns the portal id."""
+    db = Database.from_url(database_url)
+    try:
+        async with db.unit_of_work() as uow:
+            portal_id = (await uow.portals.active())[0].id
+        async with httpx.AsyncClient(timeout=30) as http:
+            client = BitrixClient(http, RateLimiter(rate=50, burst=50), max_retries=2)
+            await sync_directory(db, client, portal_id, clock=clock)
+        if settings:
+            async with db.unit_of_work() as uow:
+                portal = await uow.portals.lock(portal_id)
+                assert portal is not None
+                portal.settings = {**(portal.settings or {}), **settings}
+                await uow.commit()
+        return portal_id
+    finally:
+        await db.dispose()
 
 
 @asynccontextmanager

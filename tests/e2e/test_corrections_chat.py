@@ -14,13 +14,10 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import select
 
-from tests.e2e.chat import ChatDriver, chat, commands_of, wait_for
-from timebot.bitrix import BitrixClient, RateLimiter
+from tests.e2e.chat import ChatDriver, chat, commands_of, sync_people, wait_for
 from timebot.domain.clock import FixedClock
-from timebot.gateway.directory import sync_directory
 from timebot.storage import Database
 from timebot.storage.tables import (
     AuditEntry,
@@ -45,18 +42,9 @@ NO_REMINDERS = {
 
 async def sync_org_chart(database_url: str, clock: FixedClock) -> None:
     """Load departments and heads now (the worker's directory loop would take a minute)."""
+    await sync_people(database_url, clock, NO_REMINDERS)
     db = Database.from_url(database_url)
     try:
-        async with db.unit_of_work() as uow:
-            portal_id = (await uow.portals.active())[0].id
-        async with httpx.AsyncClient(timeout=30) as http:
-            client = BitrixClient(http, RateLimiter(rate=50, burst=50), max_retries=2)
-            await sync_directory(db, client, portal_id, clock=clock)
-        async with db.unit_of_work() as uow:
-            portal = await uow.portals.lock(portal_id)
-            assert portal is not None
-            portal.settings = {**(portal.settings or {}), **NO_REMINDERS}
-            await uow.commit()
         async with db.unit_of_work() as uow:
             heads = {
                 d.bitrix_id: d.head_user_id for d in await uow.session.scalars(select(Department))

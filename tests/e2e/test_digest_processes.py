@@ -15,7 +15,7 @@ import asyncio
 import email
 import sys
 import threading
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
@@ -26,6 +26,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
+from tests.support.rows import work_day_rows
 from tests.support.servers import free_port
 from tests.support.stack import Stack, timebot_with_sandbox, wait_installed, wait_until
 from timebot.bootstrap import build_container
@@ -36,7 +37,7 @@ from timebot.gateway.outbox import OutboxDispatcher
 from timebot.jobs.digest import build_mail_dispatcher
 from timebot.reports.production_calendar import calendar_for
 from timebot.storage import Database
-from timebot.storage.tables import JobRun, Mark, OutboxMessage
+from timebot.storage.tables import JobRun, OutboxMessage
 
 pytestmark = pytest.mark.postgres
 
@@ -114,26 +115,10 @@ async def write_marks(database: Database, portal_id: int, monday: date) -> None:
                 continue
             zone = EKB if uid in EKB_PEOPLE else MSK
             start = {3: time(9, 22), 10: time(9, 40)}.get(uid, time(9))
-            end = (datetime.combine(monday, start) + timedelta(hours=9)).time()
-            for kind, at in (
-                ("check_in", start),
-                ("break_start", time(13)),
-                ("break_end", time(14)),
-                ("check_out", end),
+            for mark in work_day_rows(
+                portal_id, employee_id, monday, zone, start, location_verdict="inside"
             ):
-                instant = datetime.combine(monday, at, tzinfo=zone).astimezone(UTC)
-                uow.marks.add(
-                    Mark(
-                        portal_id=portal_id,
-                        employee_id=employee_id,
-                        kind=kind,
-                        at=instant,
-                        recorded_at=instant,
-                        source="chat",
-                        location_verdict="inside",
-                        flags=[],
-                    )
-                )
+                uow.marks.add(mark)
         await uow.commit()
 
 

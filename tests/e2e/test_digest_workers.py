@@ -24,7 +24,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from functools import partial
@@ -38,6 +38,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
+from tests.support.rows import work_day_rows
 from tests.support.servers import free_port
 from tests.support.stack import Stack, timebot_with_sandbox, wait_installed, wait_until
 from timebot.bitrix import BitrixClient, RateLimiter
@@ -45,7 +46,7 @@ from timebot.domain.clock import SystemClock
 from timebot.gateway.directory import sync_directory
 from timebot.jobs.scheduler import portal_zone
 from timebot.storage import Database
-from timebot.storage.tables import JobRun, Mark, OutboxMessage, Schedule, ScheduleAssignment
+from timebot.storage.tables import JobRun, OutboxMessage, Schedule, ScheduleAssignment
 
 pytestmark = pytest.mark.postgres
 
@@ -141,26 +142,10 @@ async def prepare(database: Database, stack: Stack, zone_now: datetime) -> tuple
                 continue  # absent
             person_zone = EKB if uid in EKB_PEOPLE else zone
             start = {3: time(9, 22), 10: time(9, 40)}.get(uid, time(9))
-            end = (datetime.combine(day, start) + timedelta(hours=9)).time()
-            for kind, at in (
-                ("check_in", start),
-                ("break_start", time(13)),
-                ("break_end", time(14)),
-                ("check_out", end),
+            for mark in work_day_rows(
+                portal_id, employee_id, day, person_zone, start, location_verdict="inside"
             ):
-                instant = datetime.combine(day, at, tzinfo=person_zone).astimezone(UTC)
-                uow.marks.add(
-                    Mark(
-                        portal_id=portal_id,
-                        employee_id=employee_id,
-                        kind=kind,
-                        at=instant,
-                        recorded_at=instant,
-                        source="chat",
-                        location_verdict="inside",
-                        flags=[],
-                    )
-                )
+                uow.marks.add(mark)
         await uow.commit()
     return portal_id, bot_id, day
 

@@ -16,14 +16,11 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import select
 
-from tests.e2e.chat import ChatDriver, chat, commands_of, wait_for
-from timebot.bitrix import BitrixClient, RateLimiter
+from tests.e2e.chat import ChatDriver, chat, commands_of, sync_people, wait_for
 from timebot.domain.clock import FixedClock
 from timebot.gateway.config import GatewayConfig
-from timebot.gateway.directory import sync_directory
 from timebot.jobs.digest import collect_digests, run_digest
 from timebot.sandbox.config import SandboxConfig
 from timebot.services.digest import DigestRules
@@ -46,18 +43,9 @@ QUIET = {
 
 async def prepare(database_url: str, clock: FixedClock) -> tuple[int, dict[int, int]]:
     """Sync the org chart and people now, quiet the schedules; (portal id, user → employee id)."""
+    portal_id = await sync_people(database_url, clock, QUIET)
     db = Database.from_url(database_url)
     try:
-        async with db.unit_of_work() as uow:
-            portal_id = (await uow.portals.active())[0].id
-        async with httpx.AsyncClient(timeout=30) as http:
-            client = BitrixClient(http, RateLimiter(rate=50, burst=50), max_retries=2)
-            await sync_directory(db, client, portal_id, clock=clock)
-        async with db.unit_of_work() as uow:
-            portal = await uow.portals.lock(portal_id)
-            assert portal is not None
-            portal.settings = {**(portal.settings or {}), **QUIET}
-            await uow.commit()
         async with db.unit_of_work() as uow:
             ids = {e.bitrix_user_id: e.id for e in await uow.employees.all(portal_id)}
         return portal_id, ids

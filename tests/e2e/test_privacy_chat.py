@@ -9,14 +9,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.e2e.chat import chat, wait_for
-from timebot.bitrix import BitrixClient, RateLimiter
+from tests.e2e.chat import chat, sync_people, wait_for
 from timebot.domain.clock import FixedClock
-from timebot.gateway.directory import sync_directory
 from timebot.services.retention import RETENTION_SETTING
 from timebot.storage import Database
 from timebot.storage.tables import Employee, LocationFix, Office, Zone
@@ -32,13 +29,9 @@ NO_REMINDERS = {
 async def seed(database_url: str, clock: FixedClock, user_id: int) -> datetime:
     """Directory sync (names, e-mails, departments), an admin, an office with a zone, consent,
     a 30-day retention period and two fixes: a recent one, and an erased old one."""
+    portal_id = await sync_people(database_url, clock)
     db = Database.from_url(database_url)
     try:
-        async with db.unit_of_work() as uow:
-            portal_id = (await uow.portals.active())[0].id
-        async with httpx.AsyncClient(timeout=30) as http:
-            client = BitrixClient(http, RateLimiter(rate=50, burst=50), max_retries=2)
-            await sync_directory(db, client, portal_id, clock=clock)
         now = clock.now()
         recent = now - timedelta(minutes=30)
         async with db.unit_of_work() as uow:

@@ -10,7 +10,7 @@ and an employee back with the Person the bot makes of them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, TypeVar
 
 from timebot.bot.people import person_for
@@ -211,6 +211,35 @@ def mark_row(portal_id: int, employee_id: int, kind: str, at: datetime, **overri
         "provisional": False,
     }
     return Mark(**{**fields, **overrides})
+
+
+def work_day_rows(
+    portal_id: int,
+    employee_id: int,
+    day: date,
+    tz: tzinfo,
+    start: time,
+    *,
+    hours: float = 9,
+    lunch: tuple[time, time] | None = (time(13), time(14)),
+    **overrides: Any,
+) -> list[Mark]:
+    """A whole office day in the person's zone: in at `start`, lunch, out `hours` after `start`."""
+    end = (datetime.combine(day, start) + timedelta(hours=hours)).time()
+    plan: list[tuple[str, time]] = [("check_in", start)]
+    if lunch is not None:
+        plan += [("break_start", lunch[0]), ("break_end", lunch[1])]
+    plan.append(("check_out", end))
+    return [
+        mark_row(
+            portal_id,
+            employee_id,
+            kind,
+            datetime.combine(day, at, tzinfo=tz).astimezone(UTC),
+            **overrides,
+        )
+        for kind, at in plan
+    ]
 
 
 def schedule_row(
