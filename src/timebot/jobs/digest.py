@@ -28,7 +28,7 @@ from timebot.domain.timezones import local_day_bounds
 from timebot.domain.workday import assemble
 from timebot.gateway.config import GatewayConfig
 from timebot.gateway.mail import Attachment, MailDispatcher, SmtpConfig, enqueue_email
-from timebot.jobs.reminders import enqueue_message, people_of
+from timebot.jobs.reminders import enqueue_message
 from timebot.logs import get_logger
 from timebot.reports.digest import XLSX_MIME, digest_chat, digest_email
 from timebot.services.digest import (
@@ -40,6 +40,7 @@ from timebot.services.digest import (
     person_day,
 )
 from timebot.services.plans import WorkPlan, load_plans
+from timebot.services.timesheet import load_people
 from timebot.services.tracking import OPEN_DAY_LOOKBACK, Person, to_domain
 from timebot.storage import Database, UnitOfWork
 from timebot.storage.tables import Employee, Explanation, Mark, Portal
@@ -175,7 +176,7 @@ async def collect_digests(
     departments = {d.bitrix_id: d for d in await uow.departments.all(portal.id)}
     if not employees:
         return [], []
-    people = await people_of(uow, portal, employees)
+    people = await load_people(uow, portal, employees)
     first, last = digest_window(local_date)
     calendar = await portal_calendar(uow, portal, country=country, start=first, end=last)
     plans = await _plans_of(

@@ -164,10 +164,6 @@ async def _marks_of(
     return found
 
 
-# Persons for many employees in two queries (one implementation, shared with timesheets).
-people_of = load_people
-
-
 async def plans_of(
     uow: UnitOfWork, portal: Portal, people: Sequence[Person], *, now: datetime, country: str
 ) -> dict[int, WorkPlan]:
@@ -218,7 +214,7 @@ async def scan_portal(
             return []
         since, until = now - OPEN_DAY_LOOKBACK, now + timedelta(seconds=1)
         last = await _last_marks(uow, portal_id, since, until)
-        people = await people_of(uow, portal, employees)
+        people = await load_people(uow, portal, employees)
         open_ids: list[int] = []
         candidates: list[int] = []
         for e in employees:

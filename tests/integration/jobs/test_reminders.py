@@ -29,8 +29,9 @@ from timebot.bot.tracking import duration
 from timebot.domain.clock import FixedClock
 from timebot.domain.marks import MarkKind
 from timebot.gateway.config import GatewayConfig
-from timebot.jobs.reminders import people_of, run_reminders, scan_portal
+from timebot.jobs.reminders import run_reminders, scan_portal
 from timebot.services.plans import DEFAULT_SCHEDULE, load_plan
+from timebot.services.timesheet import load_people
 from timebot.services.tracking import Recorded, record_mark
 from timebot.storage import Database
 from timebot.storage.tables import AuditEntry, Employee, EmployeeOffice, Mark, OutboxMessage, Portal
@@ -297,7 +298,7 @@ async def test_batched_zones_match_person_for(world: World) -> None:
         portal = await uow.portals.get(world.portal_id)
         assert portal is not None
         employees = [await uow.session.get(Employee, i) for i in ids]
-        batched = await people_of(uow, portal, [e for e in employees if e is not None])
+        batched = await load_people(uow, portal, [e for e in employees if e is not None])
         for e in employees:
             assert e is not None
             assert batched[e.id] == await person_for(uow, portal, e)
