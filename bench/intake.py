@@ -8,8 +8,10 @@ One uvicorn process (started as a subprocess, configured as `timebot serve` runs
 httptools, no access log, JSON logs at INFO to a file) hosts both
 
 * timebot's web app (`create_app(settings=…, with_worker=False)`), whose `POST /bitrix/events`
-  verifies the application token, de-duplicates, finds or creates the employee, records the
-  check-in mark and queues the reply in the outbox, all in one commit; and
+  verifies the application token (a per-process cache) and stores the event in the inbox (one
+  insert, group-committed with the requests in flight) before answering; the app's applier
+  task then finds or creates the employee, records the check-in mark (at the receipt time) and
+  queues the reply in the outbox, giving way to requests in flight; and
 * a bare FastAPI app at `POST /bare/events` that reads the same body with
   `await request.form()` and answers 200 with a small JSON object.
 
@@ -21,25 +23,32 @@ of body to both: an ONIMBOTV2MESSAGEADD webhook in the PHP `http_build_query` fo
 Bitrix24 uses, with the text "пришёл", from a distinct user and with a distinct message id each
 time, so every request to timebot is a real first check-in of the day.
 
-Per database (SQLite file in WAL mode; a fresh PostgreSQL database created and dropped) three
+Per database (SQLite file in WAL mode; a fresh PostgreSQL database created and dropped) four
 scenarios run, each with a fixed number of requests in flight:
 
 * known employees, 16 in flight (the headline; N requests): the employees exist, as after a
   directory sync;
 * known employees, 1 in flight (N/4): latency without queueing;
+* known employees, paced (N/10): 1 in flight with 20 ms between an answer and the next POST, a
+  load the process keeps up with: how soon the bot answers when it is not flooded;
 * first contact, 16 in flight (N/2): each event also creates the employee and requests a sync.
 
 Before them, 200 requests to each target warm the server up (timebot's are first contacts and
 are counted in the checks, not in the figures).
 
 Every scenario alternates rounds of bare and timebot requests (bare first in even rounds,
-timebot first in odd ones), so drifts hit both. Throughput is requests / wall time summed over
-a target's rounds; the ratio is timebot's over bare's. Server CPU per request (user + system)
-is read from /proc; the load average is printed, as other work on the cores skews everything.
+timebot first in odd ones), so drifts hit both. After each timebot round the bench waits until
+the inbox is drained (every event applied), so the applying never runs into a bare round.
+Throughput is requests / wall time summed over a target's rounds; the ratio is timebot's over
+bare's. "POST → reply queued" is, per event, the time from sending its POST to the commit that
+applied it (its `applied_at`, the same machine's clock); "applied/s" is events / (first POST to
+last reply queued) per round, the rate at which the bot really answers. Server CPU per request
+(user + system) is read from /proc, during the rounds and while draining after them; the load
+average is printed, as other work on the cores skews everything.
 `--profile DIR` runs the server under cProfile (main thread only: aiosqlite's threads are not
 seen). After each database the run is checked: every response 200 `accepted`, one check-in
-mark per request, one outbox row per request. Exit status 0 means every check passed and the
-headline met the targets (ratio >= 0.5, p99 < 50 ms).
+mark per request, one outbox row per request, every event applied. Exit status 0 means every
+check passed and the headline met the targets (ratio >= 0.5, p99 < 50 ms).
 
 See bench/README.md for the figures.
 """
@@ -396,16 +405,72 @@ async def stored_counts(database_url: str) -> dict[str, int]:
                 select(func.count()).select_from(Mark).where(Mark.kind == "check_in")
             )
             outbox = await s.scalar(select(func.count()).select_from(OutboxMessage))
+            applied = await s.scalar(
+                select(func.count())
+                .select_from(ProcessedEvent)
+                .where(ProcessedEvent.status == "applied")
+            )
             events = await s.scalar(select(func.count()).select_from(ProcessedEvent))
             people = await s.scalar(select(func.count()).select_from(Employee))
             return {
                 "marks": int(marks or 0),
                 "outbox": int(outbox or 0),
                 "events": int(events or 0),
+                "applied": int(applied or 0),
                 "employees": int(people or 0),
             }
     finally:
         await database.dispose()
+
+
+class Watcher:
+    """Reads the inbox from outside the server: a plain engine (no BEGIN IMMEDIATE), so on
+    SQLite it reads the WAL snapshot without taking the write lock the server needs."""
+
+    def __init__(self, database_url: str) -> None:
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        from timebot.storage.database import normalize_url
+
+        self.engine = create_async_engine(normalize_url(database_url), pool_size=1)
+
+    async def pending(self) -> int:
+        from sqlalchemy import text
+
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                text("SELECT count(*) FROM processed_events WHERE status = 'pending'")
+            )
+            return int(result.scalar_one())
+
+    async def drained(self, within: float = 600.0) -> None:
+        """Wait until every stored event is applied."""
+        deadline = time.monotonic() + within
+        while await self.pending():
+            if time.monotonic() > deadline:
+                raise RuntimeError("the inbox did not drain")
+            await asyncio.sleep(0.05)
+
+    async def applied_at(self) -> dict[int, datetime]:
+        """Message id → when its event was applied (its reply queued), by the server's clock."""
+        from sqlalchemy import text
+
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT event_key, applied_at FROM processed_events "
+                    "WHERE applied_at IS NOT NULL"
+                )
+            )
+            out: dict[int, datetime] = {}
+            for key, at in rows.all():
+                if isinstance(at, str):  # SQLite returns text through a plain engine
+                    at = datetime.fromisoformat(at)
+                out[int(str(key).rsplit(":", 1)[1])] = at if at.tzinfo else at.replace(tzinfo=UTC)
+            return out
+
+    async def aclose(self) -> None:
+        await self.engine.dispose()
 
 
 # --- load ------------------------------------------------------------------------------------
@@ -420,6 +485,11 @@ class Sample:
     server_cpu: float = 0.0
     client_cpu: float = 0.0
     statuses: Counter[str] = field(default_factory=Counter)
+    # timebot only: message id → wall-clock time its POST was sent; per round, when it began.
+    sent: dict[int, datetime] = field(default_factory=dict)
+    rounds: list[tuple[datetime, list[int]]] = field(default_factory=list)
+    queued: list[float] = field(default_factory=list)  # POST → reply queued, seconds
+    applied_seconds: float = 0.0  # first POST → last reply queued, summed over rounds
 
     @property
     def count(self) -> int:
@@ -429,13 +499,29 @@ class Sample:
     def rate(self) -> float:
         return self.count / self.seconds
 
-    def pct(self, q: float) -> float:
-        ordered = sorted(self.latencies)
+    @property
+    def applied_rate(self) -> float:
+        return self.count / self.applied_seconds if self.applied_seconds else 0.0
+
+    def pct(self, q: float, values: list[float] | None = None) -> float:
+        ordered = sorted(self.latencies if values is None else values)
+        if not ordered:
+            return float("nan")
         return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
 
     @property
     def cpu_ms(self) -> float:
         return self.server_cpu / self.count * 1000
+
+    def settle(self, applied: dict[int, datetime]) -> None:
+        """POST → reply queued per request, and the rounds' first POST → last reply queued."""
+        for began, ids in self.rounds:
+            done = [applied[i] for i in ids if i in applied]
+            if done:
+                self.applied_seconds += (max(done) - began).total_seconds()
+        self.queued = [
+            (applied[i] - at).total_seconds() for i, at in self.sent.items() if i in applied
+        ]
 
 
 class RawClient:
@@ -511,16 +597,25 @@ Client = RawClient | HttpxClient
 async def blast(
     client: Client,
     path: str,
-    bodies: Sequence[bytes],
+    bodies: Sequence[tuple[int, bytes]],
     concurrency: int,
     pid: int,
     sample: Sample,
+    *,
+    track: bool = False,
+    pause: float = 0.0,
 ) -> None:
-    """Send `bodies` with `concurrency` requests in flight; add to `sample`."""
+    """Send `bodies` (message id, body) with `concurrency` requests in flight, each sender
+    waiting `pause` seconds after an answer; add to `sample`. With `track`, remember when each
+    message was sent (for POST → reply queued)."""
     it = iter(bodies)
+    if track:
+        sample.rounds.append((datetime.now(UTC), [i for i, _ in bodies]))
 
     async def worker() -> None:
-        for body in it:
+        for message_id, body in it:
+            if track:
+                sample.sent[message_id] = datetime.now(UTC)
             started = time.perf_counter()
             status, data = await client.post(path, body)
             sample.latencies.append(time.perf_counter() - started)
@@ -529,6 +624,8 @@ async def blast(
             else:
                 result = data.decode(errors="replace")[:60] if status == 0 else None
             sample.statuses[f"{status} {result}"] += 1
+            if pause:
+                await asyncio.sleep(pause)
 
     cpu0, own0 = cpu_seconds(pid), time.process_time()
     t0 = time.perf_counter()
@@ -544,6 +641,7 @@ class Scenario:
     concurrency: int
     users: range
     headline: bool = False
+    pause: float = 0.0  # seconds a sender waits after each answer
 
 
 @dataclass
@@ -552,6 +650,7 @@ class Row:
     scenario: Scenario
     ours: Sample
     bare: Sample
+    drain_cpu: float = 0.0  # server CPU seconds spent after the timebot rounds' last 200
 
     @property
     def ratio(self) -> float:
@@ -569,6 +668,9 @@ async def run_database(
     scenarios = [
         Scenario("known, 16 in flight", 16, range(10_000, 10_000 + n), headline=True),
         Scenario("known, 1 in flight", 1, range(20_000, 20_000 + n // 4)),
+        Scenario(
+            "known, paced: 1 in flight, 20 ms apart", 1, range(40_000, 40_000 + n // 10), pause=0.02
+        ),
         Scenario("first contact, 16 in flight", 16, range(30_000, 30_000 + n // 2)),
     ]
     warm_users = range(90_000, 90_000 + WARMUP)
@@ -577,52 +679,76 @@ async def run_database(
     wire = Wire(token)
     problems: list[str] = []
     rows: list[Row] = []
+
+    def bodies(users: Sequence[int]) -> list[tuple[int, bytes]]:
+        out = []
+        for u in users:
+            body = wire.checkin(u)
+            out.append((wire.next_message_id, body))
+        return out
+
     async with fresh_database(kind, args.postgres_url, folder) as url:
         await prepare(url, token, known)
         profile = str(Path(args.profile) / f"intake-{kind}.prof") if args.profile else None
         log_path = folder / f"server-{kind}.log"
         sent = 0
+        watcher = Watcher(url)
         with server_process(url, log_path, profile) as (base, pid):
             client: Client = RawClient(base) if args.client == "raw" else HttpxClient(base)
             try:
                 warm = Sample()
-                await blast(
-                    client, "/bare/events", [wire.checkin(u) for u in warm_users], 16, pid, warm
-                )
-                await blast(
-                    client, "/bitrix/events", [wire.checkin(u) for u in warm_users], 16, pid, warm
-                )
+                await blast(client, "/bare/events", bodies(warm_users), 16, pid, warm)
+                await blast(client, "/bitrix/events", bodies(warm_users), 16, pid, warm)
+                await watcher.drained()
                 sent += len(warm_users)
                 if set(warm.statuses) != {"200 accepted"}:
                     problems.append(f"{kind} warm-up: {dict(warm.statuses)}")
                 for scenario in scenarios:
-                    ours, bare = Sample(), Sample()
+                    row = Row(kind, scenario, Sample(), Sample())
                     users = list(scenario.users)
                     size = -(-len(users) // ROUNDS)
                     for r in range(ROUNDS):
                         chunk = users[r * size : (r + 1) * size]
-                        ours_bodies = [wire.checkin(u) for u in chunk]
-                        bare_bodies = [wire.checkin(u) for u in chunk]
                         steps = [
-                            ("/bare/events", bare_bodies, bare),
-                            ("/bitrix/events", ours_bodies, ours),
+                            ("/bare/events", bodies(chunk), row.bare),
+                            ("/bitrix/events", bodies(chunk), row.ours),
                         ]
-                        for path, bodies, sample in steps if r % 2 == 0 else steps[::-1]:
-                            await blast(client, path, bodies, scenario.concurrency, pid, sample)
+                        for path, batch, sample in steps if r % 2 == 0 else steps[::-1]:
+                            ours = sample is row.ours
+                            await blast(
+                                client,
+                                path,
+                                batch,
+                                scenario.concurrency,
+                                pid,
+                                sample,
+                                track=ours,
+                                pause=scenario.pause,
+                            )
+                            if ours:
+                                # What is left to apply runs now, not during the next bare round.
+                                cpu0 = cpu_seconds(pid)
+                                await watcher.drained()
+                                row.drain_cpu += cpu_seconds(pid) - cpu0
                     sent += len(users)
-                    for label, sample in (("timebot", ours), ("bare", bare)):
+                    for label, sample in (("timebot", row.ours), ("bare", row.bare)):
                         if set(sample.statuses) != {"200 accepted"}:
                             problems.append(
                                 f"{kind} {scenario.name} {label}: {dict(sample.statuses)}"
                             )
-                    rows.append(Row(kind, scenario, ours, bare))
+                    rows.append(row)
             finally:
                 await client.aclose()
+        applied = await watcher.applied_at()
+        await watcher.aclose()
+        for row in rows:
+            row.ours.settle(applied)
         counts = await stored_counts(url)
     expected = {
         "marks": sent,
         "outbox": sent,
         "events": sent,
+        "applied": sent,
         "employees": len(known)
         + sent
         - sum(len(s.users) for s in scenarios if s.name.startswith("known")),
@@ -640,17 +766,21 @@ async def run_database(
 def table(rows: Sequence[Row]) -> str:
     head = (
         "| database | scenario | timebot req/s | bare req/s | ratio | timebot p50 ms | "
-        "timebot p99 ms | bare p50 ms | bare p99 ms | server CPU ms/req timebot / bare | "
+        "timebot p99 ms | bare p50 ms | bare p99 ms | POST → reply queued p50 / p99 ms | "
+        "applied/s | server CPU ms/event: timebot during + after the rounds / bare | "
         "requests each |"
     )
-    lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         o, b = row.ours, row.bare
         name = row.scenario.name + (" **(headline)**" if row.scenario.headline else "")
+        drain_ms = row.drain_cpu / o.count * 1000
         lines.append(
             f"| {row.database} | {name} | {o.rate:,.0f} | {b.rate:,.0f} | {row.ratio:.2f} | "
             f"{o.pct(0.5):.1f} | {o.pct(0.99):.1f} | {b.pct(0.5):.1f} | {b.pct(0.99):.1f} | "
-            f"{o.cpu_ms:.2f} / {b.cpu_ms:.2f} | {o.count:,} |"
+            f"{o.pct(0.5, o.queued):,.0f} / {o.pct(0.99, o.queued):,.0f} | "
+            f"{o.applied_rate:,.0f} | {o.cpu_ms:.2f} + {drain_ms:.2f} / {b.cpu_ms:.2f} | "
+            f"{o.count:,} |"
         )
     return "\n".join(lines)
 

@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 __all__ = ["build_query", "parse_form", "php_urlencode"]
 
@@ -18,7 +19,6 @@ __all__ = ["build_query", "parse_form", "php_urlencode"]
 _SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
 # Keys PHP's symbol tables store as integers ("symtable" semantics): canonical decimal longs.
 _INT_KEY = re.compile(r"(?:0|-?[1-9][0-9]*)")
-_HEX = b"0123456789abcdefABCDEF"
 _MAX_NESTING = 64  # PHP's max_input_nesting_level default: deeper variables are dropped
 
 
@@ -36,20 +36,11 @@ def php_urlencode(text: str) -> str:
 
 
 def _urldecode(raw: bytes) -> bytes:
-    """PHP's urldecode(): '+' is a space, %XX a byte, malformed escapes stay as they are."""
-    out = bytearray()
-    i, n = 0, len(raw)
-    while i < n:
-        byte = raw[i]
-        if byte == 0x2B:  # '+'
-            out.append(0x20)
-        elif byte == 0x25 and i + 2 < n and raw[i + 1] in _HEX and raw[i + 2] in _HEX:
-            out.append(int(raw[i + 1 : i + 3], 16))
-            i += 2
-        else:
-            out.append(byte)
-        i += 1
-    return bytes(out)
+    """PHP's urldecode(): '+' is a space, %XX a byte, malformed escapes stay as they are
+    (as `unquote_to_bytes` leaves them; '+' is replaced first, so "%2B" stays a plus)."""
+    if b"%" not in raw and b"+" not in raw:
+        return raw
+    return unquote_to_bytes(raw.replace(b"+", b" "))
 
 
 def _text(raw: bytes) -> str:

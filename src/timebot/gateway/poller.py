@@ -1,12 +1,15 @@
-"""Fetch-mode intake: poll `imbot.v2.Event.get`, store the events, then move the offset.
+"""Fetch-mode intake: poll `imbot.v2.Event.get`, store the events in the inbox, move the offset,
+then apply them (the same applier as for pushed events).
 
-The offset is saved in the same transaction as the events' effects, and passing it on the next
+The offset is saved in the same transaction as the stored events, and passing it on the next
 poll is what acknowledges them, so a crash in between re-delivers (dedupe absorbs it) instead of
 losing anything.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import Any
 
 from timebot.bitrix import BitrixClient, MalformedEvent, parse_fetched_event
@@ -14,11 +17,13 @@ from timebot.bot.router import Dispatcher
 from timebot.domain.clock import Clock
 from timebot.gateway.auth import portal_auth
 from timebot.gateway.config import GatewayConfig
-from timebot.gateway.intake import process_event
+from timebot.gateway.inbox import InboxApplier
+from timebot.gateway.intake import Outcome, person_key, stored_payload, worth_storing
 from timebot.gateway.limits import apply_portal_limits
 from timebot.logs import get_logger
 from timebot.metrics import EVENTS_RECEIVED
 from timebot.storage import Database
+from timebot.storage.repositories.events import InboxEntry
 
 log = get_logger(__name__)
 
@@ -33,6 +38,7 @@ class EventPoller:
         config: GatewayConfig,
         *,
         limit: int = 100,
+        worker: str | None = None,
     ) -> None:
         self.database = database
         self.client = client
@@ -40,6 +46,13 @@ class EventPoller:
         self.dispatcher = dispatcher
         self.config = config
         self.limit = limit
+        self.applier = InboxApplier(
+            database,
+            clock,
+            dispatcher,
+            config,
+            worker=worker or f"{socket.gethostname()}:{os.getpid()}:poller:{id(self):x}",
+        )
 
     async def poll_all(self) -> int:
         """Poll every fetch-mode portal once; returns events handled (more may be waiting)."""
@@ -74,28 +87,41 @@ class EventPoller:
         next_offset = result.get("nextOffset")
         if not items:
             return 0
-        async with self.database.unit_of_work() as uow:
-            for item in items:
-                try:
-                    event = parse_fetched_event(item, member_id=member_id)
-                except MalformedEvent as exc:
-                    EVENTS_RECEIVED.labels("fetch", "malformed").inc()
-                    log.warning(
-                        "poller.malformed_event", reason=str(exc), item_id=item.get("eventId")
-                    )
-                    continue
-                outcome = await process_event(
-                    uow,
-                    event,
-                    clock=self.clock,
-                    dispatcher=self.dispatcher,
-                    config=self.config,
-                    verify=False,  # fetched by us with our own credentials
+        now = self.clock.now()
+        # Fetched by us with our own credentials: nothing to verify.
+        entries: dict[str, InboxEntry] = {}
+        outcomes: list[Outcome] = []
+        for item in items:
+            try:
+                event = parse_fetched_event(item, member_id=member_id)
+            except MalformedEvent as exc:
+                EVENTS_RECEIVED.labels("fetch", "malformed").inc()
+                log.warning("poller.malformed_event", reason=str(exc), item_id=item.get("eventId"))
+                continue
+            if not worth_storing(event):
+                outcomes.append(Outcome.IGNORED)
+            elif event.dedupe_key in entries:
+                outcomes.append(Outcome.DUPLICATE)
+            else:
+                entries[event.dedupe_key] = InboxEntry(
+                    portal_id=portal_id,
+                    event_key=event.dedupe_key,
+                    person_key=person_key(event),
+                    source="fetch",
+                    payload=stored_payload(item),
+                    received_at=now,
                 )
-                EVENTS_RECEIVED.labels("fetch", outcome.value).inc()
+        async with self.database.unit_of_work() as uow:
+            stored = await uow.events.store(list(entries.values()))
             portal = await uow.portals.get(portal_id)
             if portal is not None:
                 last_id = max(int(i.get("eventId") or 0) for i in items)
                 portal.event_offset = int(next_offset) if next_offset else last_id + 1
             await uow.commit()
+        for entry in entries.values():
+            outcomes.append(Outcome.ACCEPTED if entry.key in stored else Outcome.DUPLICATE)
+        for outcome in outcomes:
+            EVENTS_RECEIVED.labels("fetch", outcome.value).inc()
+        if stored:
+            await self.applier.drain()
         return len(items)

@@ -9,7 +9,7 @@ gets one audit entry per run that erased anything, with the count.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
@@ -19,12 +19,34 @@ from timebot.services.retention import erase_cutoff, retention_days
 from timebot.storage import Database
 from timebot.storage.tables import LocationFix, Portal
 
-__all__ = ["ERASE_BATCH", "RETENTION_INTERVAL_SECONDS", "erase_expired_locations"]
+__all__ = [
+    "ERASE_BATCH",
+    "EVENT_DEDUPE_WINDOW",
+    "RETENTION_INTERVAL_SECONDS",
+    "erase_expired_locations",
+    "forget_applied_events",
+]
 
 log = get_logger(__name__)
 
 RETENTION_INTERVAL_SECONDS = 3600.0
 ERASE_BATCH = 1000
+# How long an applied event's row is kept in the inbox: its key dedupes Bitrix24's retries and a
+# poll that brings the same event again, which happen within minutes to hours, not weeks.
+EVENT_DEDUPE_WINDOW = timedelta(days=7)
+
+
+async def forget_applied_events(
+    database: Database, *, clock: Clock, keep: timedelta = EVENT_DEDUPE_WINDOW
+) -> int:
+    """Delete applied inbox rows received more than `keep` ago; pending and dead ones stay
+    (they still have work, or an admin's attention, ahead of them). Returns how many."""
+    async with database.unit_of_work() as uow:
+        forgotten = await uow.events.prune(clock.now() - keep)
+        await uow.commit()
+    if forgotten:
+        log.info("inbox.pruned", rows=forgotten)
+    return forgotten
 
 
 async def erase_expired_locations(

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from timebot.bitrix import (
     AppInstalled,
+    AppUninstalled,
     BitrixError,
     BitrixEvent,
     EventAuth,
@@ -22,6 +23,7 @@ from timebot.bitrix import (
 from timebot.bootstrap import Container
 from timebot.gateway.install import ensure_bot, install_portal
 from timebot.gateway.intake import Outcome, accept_event
+from timebot.jobs.inbox import Inbox
 from timebot.logs import get_logger
 from timebot.metrics import EVENTS_RECEIVED
 
@@ -73,6 +75,11 @@ def container_of(request: Request) -> Container:
     return c
 
 
+def inbox_of(request: Request) -> Inbox:
+    inbox: Inbox = request.app.state.inbox
+    return inbox
+
+
 def bad_request(reason: str) -> JSONResponse:
     return JSONResponse({"error": "bad_request", "detail": reason}, status_code=400)
 
@@ -86,8 +93,8 @@ def bad_request(reason: str) -> JSONResponse:
     },
 )
 async def events(request: Request) -> Response:
-    """Bitrix24 event intake: verify, de-duplicate, store, queue replies; answers at once."""
-    c = container_of(request)
+    """Bitrix24 event intake: verify, de-duplicate and store; answers once the event is durable
+    (the bot handles it right after)."""
     try:
         payload = await read_payload(request)
         event = parse_event(payload)
@@ -95,14 +102,29 @@ async def events(request: Request) -> Response:
         EVENTS_RECEIVED.labels("webhook", "malformed").inc()
         return bad_request(str(exc))
     if isinstance(event, AppInstalled):
-        return await _install(c, event, page=False)
-    return await _accept(c, event)
+        return await _install(request, event, page=False)
+    return await _accept(request, event, payload)
 
 
-async def _accept(c: Container, event: BitrixEvent) -> Response:
-    outcome = await accept_event(
-        c.database, event, clock=c.clock, dispatcher=c.dispatcher, config=c.gateway
-    )
+async def _accept(request: Request, event: BitrixEvent, payload: dict[str, Any]) -> Response:
+    inbox = inbox_of(request)
+    if isinstance(event, AppUninstalled):
+        # Rare and final: handled at once, so no event of the portal is accepted after it.
+        c = container_of(request)
+        outcome = await accept_event(
+            c.database, event, clock=c.clock, dispatcher=c.dispatcher, config=c.gateway
+        )
+        inbox.portals.forget(event.member_id)
+    else:
+        try:
+            outcome = await inbox.receive(event, payload)
+        except Exception:
+            log.exception("event.not_stored", event_name=event.event_name)
+            EVENTS_RECEIVED.labels("webhook", "unavailable").inc()
+            return JSONResponse(
+                {"error": "unavailable", "detail": "the event could not be stored; retry"},
+                status_code=503,
+            )
     EVENTS_RECEIVED.labels("webhook", outcome.value).inc()
     if outcome is Outcome.UNKNOWN_PORTAL:
         return JSONResponse({"error": "unknown_portal"}, status_code=401)
@@ -120,14 +142,13 @@ async def _accept(c: Container, event: BitrixEvent) -> Response:
 )
 async def install(request: Request) -> Response:
     """Application install: ONAPPINSTALL (form or JSON) or the install page opened by Bitrix24."""
-    c = container_of(request)
     try:
         payload = await read_payload(request)
         if "event" in payload:
             event = parse_event(payload)
             if not isinstance(event, AppInstalled):
                 # Bitrix24 sends ONAPPUNINSTALL to the install URL unless a handler is bound.
-                return await _accept(c, event)
+                return await _accept(request, event, payload)
             page = False
         else:
             frame = parse_app_frame(payload, dict(request.query_params))
@@ -152,10 +173,11 @@ async def install(request: Request) -> Response:
             page = True
     except (BadRequest, MalformedEvent, ValueError) as exc:
         return bad_request(str(exc))
-    return await _install(c, event, page=page)
+    return await _install(request, event, page=page)
 
 
-async def _install(c: Container, event: AppInstalled, *, page: bool) -> Response:
+async def _install(request: Request, event: AppInstalled, *, page: bool) -> Response:
+    c = container_of(request)
     auth = event.auth
     async with c.database.unit_of_work() as uow:
         existing = await uow.portals.by_member_id(auth.member_id)
@@ -175,6 +197,8 @@ async def _install(c: Container, event: AppInstalled, *, page: bool) -> Response
         portal_id = await install_portal(c.database, event, clock=c.clock, config=c.gateway)
     except ValueError as exc:
         return bad_request(str(exc))
+    finally:
+        inbox_of(request).portals.forget(auth.member_id)  # a new application token
     try:
         await ensure_bot(c.database, c.bitrix, portal_id, clock=c.clock, config=c.gateway)
         done = True

@@ -17,7 +17,11 @@ from sqlalchemy import select
 
 from tests.support.rows import employee_row, flushed, portal_row
 from timebot.domain.clock import FixedClock
-from timebot.jobs.retention import erase_expired_locations
+from timebot.jobs.retention import (
+    EVENT_DEDUPE_WINDOW,
+    erase_expired_locations,
+    forget_applied_events,
+)
 from timebot.services.retention import (
     DEFAULT_RETENTION_DAYS,
     MAX_RETENTION_DAYS,
@@ -27,7 +31,7 @@ from timebot.services.retention import (
 )
 from timebot.storage import Database
 from timebot.storage.migrate import upgrade
-from timebot.storage.tables import AuditEntry, LocationFix
+from timebot.storage.tables import AuditEntry, LocationFix, ProcessedEvent
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 
@@ -239,3 +243,37 @@ async def test_two_workers_at_once_erase_every_row_exactly_once(world: World) ->
 async def test_a_batch_size_below_one_is_refused(world: World) -> None:
     with pytest.raises(ValueError, match="batch_size"):
         await erase_expired_locations(world.db, clock=FixedClock(NOW), batch_size=0)
+
+
+# --- the inbox --------------------------------------------------------------------------------
+
+
+async def test_applied_events_leave_the_inbox_after_their_dedupe_window(database_url: str) -> None:
+    await upgrade(database_url)
+    db = Database.from_url(database_url)
+    try:
+        async with db.unit_of_work() as uow:
+            portal = await flushed(uow, portal_row())
+            old = NOW - EVENT_DEDUPE_WINDOW - timedelta(minutes=1)
+            recent = NOW - EVENT_DEDUPE_WINDOW + timedelta(minutes=1)
+            for key, at, status in [
+                ("old-applied", old, "applied"),
+                ("old-pending", old, "pending"),
+                ("old-dead", old, "dead"),
+                ("recent-applied", recent, "applied"),
+            ]:
+                uow.session.add(
+                    ProcessedEvent(
+                        portal_id=portal.id, event_key=key, received_at=at, status=status
+                    )
+                )
+            await uow.commit()
+
+        assert await forget_applied_events(db, clock=FixedClock(NOW)) == 1
+        assert await forget_applied_events(db, clock=FixedClock(NOW)) == 0
+
+        async with db.unit_of_work() as uow:
+            keys = set(await uow.session.scalars(select(ProcessedEvent.event_key)))
+        assert keys == {"old-pending", "old-dead", "recent-applied"}
+    finally:
+        await db.dispose()
