@@ -25,14 +25,12 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
-from sqlalchemy import update
 
 from timebot.domain.clock import Clock
 from timebot.gateway.outbox import retry_delay
 from timebot.logs import get_logger
 from timebot.metrics import OUTBOX_FAILED, OUTBOX_SENT
 from timebot.storage import Database, UnitOfWork
-from timebot.storage.tables import OutboxMessage
 
 __all__ = [
     "EMAIL_KIND",
@@ -230,19 +228,12 @@ class MailDispatcher:
     async def renew(self, row_id: int) -> bool:
         """Extend our lease on a row right before sending it; False when another worker took
         it over meanwhile (our lease ran out while earlier e-mails were slow to send)."""
-        now = self.clock.now()
         async with self.database.unit_of_work() as uow:
-            result = await uow.session.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.id == row_id,
-                    OutboxMessage.status == "pending",
-                    OutboxMessage.locked_by == self.worker,
-                )
-                .values(locked_until=now + self.lease)
+            held = await uow.outbox.renew(
+                [row_id], worker=self.worker, until=self.clock.now() + self.lease
             )
             await uow.commit()
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return row_id in held
 
     async def send(self, params: Mapping[str, Any]) -> str:
         """Send one e-mail; returns the server's answer to the data."""

@@ -8,6 +8,7 @@ lets a 2 requests/s portal receive ~100 messages/s.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -139,9 +140,38 @@ class OutboxDispatcher:
         by_portal: dict[int, list[Claimed]] = defaultdict(list)
         for row in claimed:
             by_portal[row.portal_id].append(row)
-        # Portals have separate rate limits: send to them side by side.
-        await asyncio.gather(*(self._send_portal(pid, rows) for pid, rows in by_portal.items()))
+        # Keep the lease while we work: a slow or retried call may outlast it, and another
+        # worker would then send the same rows again and again. If this worker dies, the
+        # renewals stop and the lease runs out as before.
+        done = asyncio.Event()
+        holder = asyncio.create_task(self._hold_lease([r.id for r in claimed], done))
+        try:
+            # Portals have separate rate limits: send to them side by side.
+            await asyncio.gather(*(self._send_portal(pid, rows) for pid, rows in by_portal.items()))
+        finally:
+            done.set()
+            await holder
         return len(claimed)
+
+    async def _hold_lease(self, ids: list[int], done: asyncio.Event) -> None:
+        """Renew the lease on `ids` every third of its length until `done` is set."""
+        interval = max(self.lease.total_seconds() / 3, 0.05)
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), timeout=interval)
+                return
+            try:
+                await self._renew(ids)
+            except Exception:  # the database may be away for a moment: try again next time
+                log.warning("outbox.lease_renew_failed", rows=len(ids), exc_info=True)
+
+    async def _renew(self, ids: Sequence[int]) -> set[int]:
+        async with self.database.unit_of_work() as uow:
+            held = await uow.outbox.renew(
+                ids, worker=self.worker, until=self.clock.now() + self.lease
+            )
+            await uow.commit()
+        return held
 
     async def _send_portal(self, portal_id: int, rows: list[Claimed]) -> None:
         async with self.database.unit_of_work() as uow:
@@ -156,6 +186,11 @@ class OutboxDispatcher:
             apply_portal_limits(self.client, portal)
         for start in range(0, len(rows), BATCH_SIZE):
             chunk = rows[start : start + BATCH_SIZE]
+            # Rows another worker took over meanwhile are theirs to send now.
+            held = await self._renew([r.id for r in chunk])
+            chunk = [r for r in chunk if r.id in held]
+            if not chunk:
+                continue
             try:
                 if len(chunk) == 1:
                     response = await self.client.call(auth, chunk[0].method, chunk[0].params)

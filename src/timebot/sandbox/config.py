@@ -23,13 +23,19 @@ ALL_SCOPES: tuple[str, ...] = (
 
 @dataclass(frozen=True, slots=True)
 class FaultConfig:
-    """Injected failures for REST calls (not for the OAuth server or pushed events).
+    """Injected failures for REST calls (not for the OAuth server) and for pushed bot events.
 
     `error_rate` is the share of calls answered with an error whose HTTP status is drawn from
     `error_statuses` (503 → QUERY_LIMIT_EXCEEDED, 500 → INTERNAL_SERVER_ERROR, others →
     INTERNAL_SERVER_ERROR with that status); `latency` seconds are added to every call;
     `outage_seconds` > 0 starts an outage in which every call gets a 503 HTML page, the way a
     proxy in front of a broken portal answers.
+
+    Pushed bot events (not install/uninstall): each waits a random 0..`event_jitter` seconds
+    before it is POSTed, so the events of different actions overtake each other (one action's
+    events keep their order); `event_duplicate_rate` is the share of events POSTed a second
+    time, unchanged, 0..`event_replay_delay` seconds after the first copy — by then the person
+    may have acted again, so a copy can arrive after that person's later events.
     """
 
     error_rate: float = 0.0
@@ -37,6 +43,9 @@ class FaultConfig:
     latency: float = 0.0
     outage_seconds: float = 0.0
     seed: int | None = None
+    event_jitter: float = 0.0
+    event_duplicate_rate: float = 0.0
+    event_replay_delay: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +78,10 @@ class SandboxConfig:
     webhook_scopes: tuple[str, ...] = ALL_SCOPES
     faults: FaultConfig = field(default_factory=FaultConfig)
     seed_demo: bool = True
+    # Extra synthetic employees for load and fault tests, in departments ("teams") of
+    # `staff_team_size` under the company root, each headed by its first member.
+    staff: int = 0
+    staff_team_size: int = 10
     auto_join_group_chats: bool = True
     delivery_timeout: float = 10.0
     # Over 50 batch commands: "error" = the whole call fails with 400 ERROR_BATCH_LENGTH_EXCEEDED

@@ -115,8 +115,10 @@ def bot_post(
     keyboard: Any = None,
     system: bool = False,
     url_preview: bool = True,
+    template_id: str = "",
 ) -> Message:
-    """A bot's message (imbot.v2.Chat.Message.send, imbot.message.add, command answers)."""
+    """A bot's message (imbot.v2.Chat.Message.send, imbot.message.add, command answers);
+    `template_id` (v2 `fields.templateId`) becomes the message's uuid."""
     text = str(text or "").strip()
     blocks, meta = normalize_attach(attach)
     buttons = normalize_keyboard(keyboard)
@@ -138,7 +140,7 @@ def bot_post(
         system=system,
         sender_bot=bot.id,
         url_preview=url_preview,
-        uuid=str(uuid.uuid4()),
+        uuid=template_id or str(uuid.uuid4()),
     )
     state.messages[message.id] = message
     bot.count_message += 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from timebot.sandbox.state import Chat, Department, PortalState, TimemanSettings, User
 
-__all__ = ["GENERAL_CHAT_ID", "SALES_CHAT_ID", "seed_demo_company"]
+__all__ = ["GENERAL_CHAT_ID", "SALES_CHAT_ID", "add_staff", "seed_demo_company"]
 
 GENERAL_CHAT_ID = 1
 SALES_CHAT_ID = 2
@@ -87,3 +87,54 @@ def seed_demo_company(state: PortalState) -> None:
     state.chats[SALES_CHAT_ID] = Chat(SALES_CHAT_ID, "C", "Продажи", [1, 2, 3, 4], 2, "#4ba984")
     state.next_chat_id = max(state.chats) + 1
     state.network_ranges.append({"ip_range": "192.168.10.0-192.168.10.255", "name": "Офис Москва"})
+
+
+_STAFF_NAMES: list[tuple[str, str, str]] = [
+    ("Андрей", "Орлов", "M"),
+    ("Ирина", "Зайцева", "F"),
+    ("Максим", "Соловьёв", "M"),
+    ("Юлия", "Васильева", "F"),
+    ("Николай", "Фёдоров", "M"),
+    ("Светлана", "Михайлова", "F"),
+    ("Роман", "Белов", "M"),
+    ("Екатерина", "Тарасова", "F"),
+    ("Виктор", "Комаров", "M"),
+    ("Анастасия", "Жукова", "F"),
+]
+
+
+def add_staff(state: PortalState, count: int, team_size: int = 10) -> list[int]:
+    """Add `count` synthetic employees (load and fault tests) in teams of `team_size`: each
+    team a department under the company root (created if missing), headed by its first member.
+    Returns the new user ids."""
+    if count <= 0:
+        return []
+    team_size = max(team_size, 1)
+    root = min((d.id for d in state.departments.values() if d.parent is None), default=None)
+    if root is None:
+        root = max(state.departments, default=0) + 1
+        state.departments[root] = Department(root, "Компания", None, None, 100)
+    added: list[int] = []
+    department = 0
+    for n in range(count):
+        uid = state.new_user_id()
+        if n % team_size == 0:
+            department = max(state.departments) + 1
+            number = n // team_size + 1
+            state.departments[department] = Department(
+                department, f"Команда {number}", root, uid, 1000 + number
+            )
+        first, last, gender = _STAFF_NAMES[n % len(_STAFF_NAMES)]
+        state.users[uid] = User(
+            id=uid,
+            first_name=first,
+            last_name=f"{last}-{n + 1}",
+            email=f"staff{n + 1}@romashka.example",
+            gender=gender,
+            work_position="Специалист",
+            departments=[department],
+            color=_COLORS[uid % len(_COLORS)],
+        )
+        added.append(uid)
+    state.bump()
+    return added

@@ -1,4 +1,5 @@
-"""Fault injection for REST calls: random errors, added latency, and outage windows."""
+"""Fault injection: random errors, added latency and outage windows for REST calls; jitter and
+duplicates for pushed bot events."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from timebot.sandbox.config import FaultConfig
 
-__all__ = ["Faults", "Verdict"]
+__all__ = ["EventPlan", "Faults", "Verdict"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +21,15 @@ class Verdict:
     delay: float
     status: int
     outage: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EventPlan:
+    """What to do with one pushed event: wait `delay`, POST it, and POST it again
+    `replay_after` seconds later when that is not None."""
+
+    delay: float
+    replay_after: float | None
 
 
 class Faults:
@@ -65,6 +75,16 @@ class Faults:
         if errors and self._random.random() < config.error_rate:
             return Verdict(config.latency, self._random.choice(config.error_statuses), False)
         return Verdict(config.latency, 0, False)
+
+    def plan_event(self) -> EventPlan:
+        """Roll for one pushed bot event (jitter and duplication)."""
+        config = self._config
+        delay = self._random.uniform(0, config.event_jitter) if config.event_jitter > 0 else 0.0
+        replay = None
+        rate = config.event_duplicate_rate
+        if rate > 0 and self._random.random() < rate:
+            replay = self._random.uniform(0, max(config.event_replay_delay, 0.0))
+        return EventPlan(delay, replay)
 
     def snapshot(self) -> dict[str, Any]:
         """Settings as JSON-friendly data, with the outage time left."""

@@ -18,7 +18,7 @@ from timebot.domain.clock import Clock, SystemClock
 from timebot.sandbox import conversation
 from timebot.sandbox.config import SandboxConfig
 from timebot.sandbox.delivery import Delivery, DeliveryRecord, Push
-from timebot.sandbox.demo_company import seed_demo_company
+from timebot.sandbox.demo_company import add_staff, seed_demo_company
 from timebot.sandbox.events import EventSink
 from timebot.sandbox.faults import Faults
 from timebot.sandbox.installation import (
@@ -71,7 +71,7 @@ class Portal:
         self.tokens = TokenStore(self.clock, config.token_ttl, config.refresh_token_ttl)
         self.limiter = LeakyBucket(config.rate, config.burst, monotonic)
         self.faults = Faults(config.faults, monotonic)
-        self.delivery = Delivery(config.delivery_timeout)
+        self.delivery = Delivery(config.delivery_timeout, self.faults)
         self.stats = Stats()
         self.app = AppInstallation(install_url=config.install_url, handler_url=config.handler_url)
         self.zone = ZoneInfo(config.portal_timezone)
@@ -81,6 +81,8 @@ class Portal:
         self.set_base_url(config.base_url)
         if config.seed_demo:
             seed_demo_company(self.state)
+        if config.staff > 0:
+            add_staff(self.state, config.staff, config.staff_team_size)
 
     # --- event loop -----------------------------------------------------------------------
 
@@ -183,13 +185,14 @@ class Portal:
                 "messages_by_bot": {str(k): v for k, v in sorted(s.messages_by_bot.items())},
                 "events_delivered": self.delivery.sent,
                 "events_failed": self.delivery.failed,
+                "events_replayed": self.delivery.replayed,
             },
         }
 
     def reset_stats(self) -> None:
         """Zero the counters."""
         self.stats = Stats()
-        self.delivery.sent = self.delivery.failed = 0
+        self.delivery.sent = self.delivery.failed = self.delivery.replayed = 0
 
     # --- tokens and event auth ------------------------------------------------------------
 

@@ -4,6 +4,7 @@ queues, work days and id counters. Plain data plus small lookups; callers hold `
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -216,6 +217,15 @@ class PortalState:
     next_event_id: int = 1
     next_command_id: int = 1
     next_handler_id: int = 401
+    # Lookup indexes (thousands of people in load tests): private dialogs by their two members,
+    # kept complete while `_private_indexed` equals the number of chats; message ids per chat,
+    # filled up to `_messages_indexed` (message ids only grow, messages are never removed; an id
+    # taken but not yet stored — read from another thread — waits in `_unindexed`).
+    _private: dict[frozenset[int], int] = field(default_factory=dict)
+    _private_indexed: int = -1
+    _by_chat: dict[int, list[int]] = field(default_factory=dict)
+    _messages_indexed: int = 0
+    _unindexed: set[int] = field(default_factory=set)
 
     def bump(self) -> int:
         """A new change revision (the web chat polls changes since a revision)."""
@@ -264,9 +274,19 @@ class PortalState:
 
     def private_chat(self, a: int, b: int) -> Chat | None:
         """The private dialog between two users, if it exists."""
-        pair = {a, b}
-        for chat in self.chats.values():
+        pair = frozenset((a, b))
+        if self._private_indexed != len(self.chats):
+            self._private = {}
+            for chat in self.chats.values():
+                if chat.kind == "P":
+                    self._private.setdefault(frozenset(chat.members), chat.id)
+            self._private_indexed = len(self.chats)
+        found = self.chats.get(self._private.get(pair, 0))
+        if found is not None and found.kind == "P" and set(found.members) == pair:
+            return found
+        for chat in self.chats.values():  # members changed behind the index: look it up
             if chat.kind == "P" and set(chat.members) == pair:
+                self._private[pair] = chat.id
                 return chat
         return None
 
@@ -275,12 +295,29 @@ class PortalState:
         chat = self.private_chat(user_id, other_id)
         if chat is None:
             chat = Chat(self.new_chat_id(), "P", "", [user_id, other_id], user_id)
+            complete = self._private_indexed == len(self.chats)
             self.chats[chat.id] = chat
+            if complete:
+                self._private[frozenset(chat.members)] = chat.id
+                self._private_indexed = len(self.chats)
         return chat
 
     def chat_messages(self, chat_id: int) -> list[Message]:
         """Messages of a chat in id order (deleted ones included)."""
-        return [m for m in self.messages.values() if m.chat_id == chat_id]
+        late = [i for i in self._unindexed if i in self.messages]
+        for message_id in range(self._messages_indexed + 1, self.next_message_id):
+            message = self.messages.get(message_id)
+            if message is None:
+                self._unindexed.add(message_id)
+            else:
+                self._by_chat.setdefault(message.chat_id, []).append(message_id)
+        self._messages_indexed = max(self._messages_indexed, self.next_message_id - 1)
+        for message_id in late:
+            self._unindexed.discard(message_id)
+            bisect.insort(
+                self._by_chat.setdefault(self.messages[message_id].chat_id, []), message_id
+            )
+        return [self.messages[i] for i in self._by_chat.get(chat_id, ())]
 
     def bot_commands(self, bot_id: int) -> list[Command]:
         """Commands registered by one bot."""

@@ -228,6 +228,7 @@ def message_send(ctx: CallContext) -> dict[str, Any]:
         keyboard=fields.get("keyboard"),
         system=fields.flag("system"),
         url_preview=fields.flag("urlPreview", True),
+        template_id=fields.text("templateId").strip(),
     )
     return {"id": message.id, "uuidMap": {}}
 

@@ -130,6 +130,23 @@ class OutboxRepository:
         row.next_attempt_at = now + retry_in
         return "retry"
 
+    async def renew(self, ids: Sequence[int], *, worker: str, until: datetime) -> set[int]:
+        """Extend `worker`'s lease on the pending rows among `ids` to `until`; returns the ids
+        still held (a row another worker took over after our lease ran out is not)."""
+        if not ids:
+            return set()
+        res = await self.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_(list(ids)),
+                OutboxMessage.status == "pending",
+                OutboxMessage.locked_by == worker,
+            )
+            .values(locked_until=until)
+            .returning(OutboxMessage.id)
+        )
+        return {int(row_id) for row_id in res.scalars()}
+
     async def release(self, row_id: int, *, worker: str, at: datetime) -> None:
         """Give a leased row back untouched (e.g. the portal is rate limited right now)."""
         await self.session.execute(

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from timebot.storage.tables import Department, Employee
 
+_MAX_PARAMETERS = 30_000
+
 
 class EmployeeRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -71,13 +73,20 @@ class EmployeeRepository:
         if not rows:
             return 0
         insert = pg_insert if self._dialect() == "postgresql" else sqlite_insert
-        stmt = (
-            insert(Employee)
-            .values([dict(r) for r in rows])
-            .on_conflict_do_nothing(index_elements=["portal_id", "bitrix_user_id"])
-        )
-        result = await self.session.execute(stmt)
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        # One statement may bind at most 32,767 parameters (asyncpg; SQLite's default limit is
+        # the same): a 5,000-person directory is inserted in chunks that stay under it.
+        per_row = max(len(r) for r in rows)
+        size = max(1, _MAX_PARAMETERS // per_row)
+        created = 0
+        for start in range(0, len(rows), size):
+            stmt = (
+                insert(Employee)
+                .values([dict(r) for r in rows[start : start + size]])
+                .on_conflict_do_nothing(index_elements=["portal_id", "bitrix_user_id"])
+            )
+            result = await self.session.execute(stmt)
+            created += int(result.rowcount)  # type: ignore[attr-defined]
+        return created
 
     async def get_or_create(
         self, portal_id: int, bitrix_user_id: int, values: Mapping[str, Any]

@@ -30,7 +30,7 @@ class OutboxMessage(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(json_type(), default=dict)
     # Same key, same portal: the second enqueue is a no-op (re-run jobs, retried handlers).
     dedupe_key: Mapped[str | None] = mapped_column(String(191))
-    # "pending" | "sent" | "dead"
+    # "pending" | "sent" | "dead" | "dropped" (a dead letter an admin dismissed: kept, never sent)
     status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime]
