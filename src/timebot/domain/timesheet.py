@@ -215,6 +215,19 @@ class TimesheetBuilder:
         draft.worked[i] += _as_minutes(minutes)
         draft.night[i] += _as_minutes(night_minutes)
 
+    def add_day_totals(
+        self, employee_id: Hashable, totals: Iterable[tuple[date, int, int, int]]
+    ) -> None:
+        """Add work days as `domain.tally` gives them: (local date, start, minutes worked,
+        night minutes); days outside the month are left out."""
+        draft = self._draft(employee_id)
+        index, worked, night = self._index, draft.worked, draft.night
+        for local_date, _, minutes, night_minutes in totals:
+            i = index.get(local_date)
+            if i is not None:
+                worked[i] += minutes
+                night[i] += night_minutes
+
     def add_work_day(self, employee_id: Hashable, work_day: WorkDay, tz: ZoneInfo) -> None:
         """Add a closed or open work day (its worked time and night minutes)."""
         self.add_work(
@@ -257,53 +270,86 @@ class TimesheetBuilder:
     def build(self) -> Timesheet:
         """The grid and totals for everyone seen so far."""
         cells: dict[tuple[TimesheetCode | None, int, int], TimesheetCell] = {}
-        lines = [self._line(key, draft, cells) for key, draft in self._drafts.items()]
+        plans: dict[tuple[float, tuple[float | None, ...]], _Plan] = {}
+        lines = [self._line(key, draft, cells, plans) for key, draft in self._drafts.items()]
         norm = self.calendar.month_summary(self.year, self.month, self.week_hours).norm_hours
         return Timesheet(self.year, self.month, self._days, tuple(lines), norm)
+
+    def _plan(
+        self,
+        week_hours: float,
+        plan: tuple[float | None, ...],
+        shared: dict[tuple[TimesheetCode | None, int, int], TimesheetCell],
+    ) -> _Plan:
+        """Which days a plan expects work on, its norm, and the cell of each day not worked
+        (without an absence): shared by every line with the same plan."""
+        base_working, base_norms = self._base_for(week_hours)
+        planned: list[bool] = []
+        idle: list[TimesheetCell] = []
+        norm = 0.0
+        for i, d in enumerate(self._days):
+            day_plan = plan[i]
+            if day_plan is None:
+                expected, day_norm = base_working[i], base_norms[i]
+            else:
+                expected, day_norm = day_plan != _DAY_OFF_PLAN, max(day_plan, 0.0)
+            planned.append(expected)
+            code: TimesheetCode | None = TimesheetCode.DAY_OFF
+            if expected:
+                norm += day_norm
+                past = self.today is None or d < self.today
+                code = TimesheetCode.UNEXPLAINED if past else None
+            cell = shared.get((code, 0, 0))
+            if cell is None:
+                cell = shared[(code, 0, 0)] = TimesheetCell(code)
+            idle.append(cell)
+        return _Plan(tuple(planned), round(norm, 2), tuple(idle))
 
     def _line(
         self,
         employee_id: Hashable,
         draft: _Draft,
         shared: dict[tuple[TimesheetCode | None, int, int], TimesheetCell],
+        plans: dict[tuple[float, tuple[float | None, ...]], _Plan],
     ) -> TimesheetLine:
-        base_working, base_norms = self._base_for(draft.week_hours)
+        plan_key = (draft.week_hours, tuple(draft.plan))
+        plan = plans.get(plan_key)
+        if plan is None:
+            plan = plans[plan_key] = self._plan(*plan_key, shared)
         cells: list[TimesheetCell] = []
-        codes: dict[TimesheetCode, int] = {}
+        append = cells.append
         days_worked = minutes = night = day_off_work = 0
-        norm = 0.0
-        for i, d in enumerate(self._days):
-            plan = draft.plan[i]
-            if plan is None:
-                planned, day_norm = base_working[i], base_norms[i]
-            else:
-                planned, day_norm = plan != _DAY_OFF_PLAN, max(plan, 0.0)
-            if planned:
-                norm += day_norm
-            worked = draft.worked[i]
-            code: TimesheetCode | None
+        present, day_off_work_code = TimesheetCode.PRESENT, TimesheetCode.DAY_OFF_WORK
+        absences = draft.absence if any(draft.absence) else None
+        rows = zip(draft.worked, plan.planned, plan.idle, strict=True)
+        key: tuple[TimesheetCode | None, int, int]
+        for i, (worked, planned, idle) in enumerate(rows):
             if worked > 0:
-                code = TimesheetCode.PRESENT if planned else TimesheetCode.DAY_OFF_WORK
                 days_worked += 1
                 minutes += worked
-                night += draft.night[i]
-                if not planned:
+                night_worked = draft.night[i]
+                night += night_worked
+                if planned:
+                    key = (present, worked, night_worked)
+                else:
                     day_off_work += worked
-            elif draft.absence[i] is not None:
-                code = draft.absence[i]
-            elif planned:
-                past = self.today is None or d < self.today
-                code = TimesheetCode.UNEXPLAINED if past else None
-            else:
-                code = TimesheetCode.DAY_OFF
-            if code is not None:
-                codes[code] = codes.get(code, 0) + 1
+                    key = (day_off_work_code, worked, night_worked)
+            elif absences is not None and absences[i] is not None:
+                key = (absences[i], worked, 0)
+            elif worked == 0:
+                append(idle)
+                continue
+            else:  # negative time added by hand: the idle code, the minutes as given
+                key = (idle.code, worked, 0)
             # Cells are immutable values: equal ones are shared across the whole grid.
-            key = (code, worked, draft.night[i] if worked > 0 else 0)
             cell = shared.get(key)
             if cell is None:
                 cell = shared[key] = TimesheetCell(*key)
-            cells.append(cell)
+            append(cell)
+        codes: dict[TimesheetCode, int] = {}
+        for cell in cells:
+            if cell.code is not None:
+                codes[cell.code] = codes.get(cell.code, 0) + 1
         return TimesheetLine(
             employee_id=employee_id,
             cells=tuple(cells),
@@ -311,9 +357,16 @@ class TimesheetBuilder:
             minutes_worked=minutes,
             night_minutes=night,
             day_off_work_minutes=day_off_work,
-            norm_hours=round(norm, 2),
+            norm_hours=plan.norm_hours,
             codes=codes,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    planned: tuple[bool, ...]  # by day of the month
+    norm_hours: float
+    idle: tuple[TimesheetCell, ...]  # the cell of each day without work or absence
 
 
 def _as_minutes(value: int | timedelta) -> int:

@@ -20,11 +20,12 @@ from typing import Any, NamedTuple
 from timebot.bitrix import BitrixClient, BitrixError, EventUser, PortalAuth
 from timebot.bitrix.client import MAX_BATCH
 from timebot.domain.clock import Clock
-from timebot.domain.timezones import zone_or_none
+from timebot.domain.timezones import resolve_zone, zone_or_none
 from timebot.gateway.auth import PortalNotConnected, portal_auth
 from timebot.gateway.install import INSTALLED_BY
 from timebot.gateway.limits import apply_portal_limits
 from timebot.gateway.periodic import for_due_portals, resting_after_failure, settings_instant
+from timebot.gateway.timeman_limits import apply_limits, fetch_limits, limits_wanted
 from timebot.logs import get_logger
 from timebot.storage import Database, UnitOfWork
 from timebot.storage.repositories.people import DepartmentRepository, EmployeeRepository
@@ -97,10 +98,17 @@ class SyncResult:
     created: int
     updated: int  # changed data, reactivated included
     deactivated: int
+    schedules_imported: int = 0  # people given their Bitrix24 limits (`timeman_limits`)
 
     @property
     def changed(self) -> bool:
-        return bool(self.departments_changed or self.created or self.updated or self.deactivated)
+        return bool(
+            self.departments_changed
+            or self.created
+            or self.updated
+            or self.deactivated
+            or self.schedules_imported
+        )
 
     def counts(self) -> dict[str, int]:
         return {
@@ -110,6 +118,7 @@ class SyncResult:
             "created": self.created,
             "updated": self.updated,
             "deactivated": self.deactivated,
+            "schedules_imported": self.schedules_imported,
         }
 
 
@@ -400,11 +409,17 @@ async def sync_directory(
         apply_portal_limits(client, portal)
         # Requests made from here on may concern people this read misses: they stay due.
         requests_seen = _count(portal.settings, DIRECTORY_SYNC_REQUESTS)
+        import_limits = limits_wanted(portal.settings)
     departments, users = await fetch_directory(client, auth)
     if not any(u.active for u in users):
         # The caller's own account is an active employee; an empty list means a bad answer
         # (scope, permissions), and trusting it would deactivate everybody.
         raise DirectorySyncError(f"user.get returned no active employees for portal {portal_id}")
+    limits = (
+        await fetch_limits(client, auth, [u.bitrix_user_id for u in users if u.active])
+        if import_limits
+        else {}
+    )
     async with database.unit_of_work() as uow:
         portal = await uow.portals.lock(portal_id)
         if portal is None:
@@ -417,6 +432,17 @@ async def sync_directory(
             EmployeeRepository(uow.session), portal_id, users, now
         )
         await _mark_installer_admin(uow, portal)
+        imported = 0
+        if limits:
+            employees = await EmployeeRepository(uow.session).all(portal_id)
+            imported = await apply_limits(
+                uow,
+                portal_id,
+                [e for e in employees if e.active],
+                limits,
+                today=now.astimezone(resolve_zone(None, None, portal.timezone)).date(),
+                now=now,
+            )
         result = SyncResult(
             portal_id=portal_id,
             departments=len(departments),
@@ -425,6 +451,7 @@ async def sync_directory(
             created=created,
             updated=updated,
             deactivated=deactivated,
+            schedules_imported=imported,
         )
         settings = {
             k: v for k, v in (portal.settings or {}).items() if k != DIRECTORY_SYNC_FAILED_AT

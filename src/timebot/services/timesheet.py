@@ -2,9 +2,11 @@
 
 Whatever the head count, the reads are: the employees, the departments, the schedule
 assignments, the planned shifts, the office zones (two queries) and ONE query for every
-standing mark of the month. Plans are shared: a person's expectation for a date is computed
-once per (zone, departments) group unless an assignment or a shift roster is their own.
-The grid itself is `domain.timesheet.TimesheetBuilder`; rendering is `reports.timesheet`.
+standing mark of the month, read as one compact track per person and reduced to per-day
+totals by `domain.tally` (no `Mark` or `WorkDay` object for an ordinary day). Plans are shared:
+a person's expectation for a date is computed once per (zone, departments) group unless an
+assignment or a shift roster is their own. The grid itself is
+`domain.timesheet.TimesheetBuilder`; rendering is `reports.timesheet`.
 
 The helpers `load_people`, `load_plans`, `PlanBook` and `group_marks` serve the weekly
 statistics (`services.weekly`) too.
@@ -15,28 +17,25 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
-from typing import cast
+from typing import Any, Protocol, cast
 from zoneinfo import ZoneInfo
 
 from timebot.domain.calendar import ProductionCalendar
 from timebot.domain.marks import Mark, MarkKind
 from timebot.domain.schedules import Assignment, Expectation, Scope
+from timebot.domain.tally import DayTotal, LocalDays, tally, to_micros
 from timebot.domain.timesheet import (
-    NIGHT_END,
-    NIGHT_START,
     Timesheet,
     TimesheetBuilder,
     TimesheetLine,
-    night_minutes,
 )
-from timebot.domain.timezones import as_utc, local_day_bounds, resolve_zone
-from timebot.domain.workday import WorkDay, assemble
+from timebot.domain.timezones import local_day_bounds, resolve_zone
+from timebot.domain.workday import WorkDay
 from timebot.services.plans import WorkPlan, roster_of
 from timebot.services.tracking import Person
 from timebot.storage import UnitOfWork
 from timebot.storage.repositories.reporting import MarkFact, ReportingRepository
-from timebot.storage.tables import Department, Employee, Portal, Schedule
+from timebot.storage.tables import Department, Portal, Schedule
 
 __all__ = [
     "NO_DEPARTMENT",
@@ -44,7 +43,6 @@ __all__ = [
     "PlanBook",
     "TimesheetPerson",
     "TimesheetSection",
-    "day_night_minutes",
     "department_ids_of",
     "gather_timesheet",
     "group_marks",
@@ -102,7 +100,22 @@ class MonthTimesheet:
         return sum(len(s.timesheet.lines) for s in self.sections)
 
 
-def department_ids_of(employee: Employee) -> tuple[int, ...]:
+class EmployeeLike(Protocol):
+    """What reports read of an employee: the ORM row or `ReportingRepository.employees`."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def bitrix_user_id(self) -> int: ...
+    @property
+    def timezone(self) -> str | None: ...
+    @property
+    def department_ids(self) -> list[Any]: ...
+    @property
+    def all_offices(self) -> bool: ...
+
+
+def department_ids_of(employee: EmployeeLike) -> tuple[int, ...]:
     """The employee's Bitrix department ids as ints (older syncs stored digit strings)."""
     ids: list[int] = []
     for raw in employee.department_ids or []:
@@ -130,7 +143,7 @@ def month_bounds(year: int, month: int) -> tuple[date, date]:
 
 
 async def load_people(
-    uow: UnitOfWork, portal: Portal, employees: Sequence[Employee]
+    uow: UnitOfWork, portal: Portal, employees: Sequence[EmployeeLike]
 ) -> dict[int, Person]:
     """`bot.people.person_for` for many employees in two queries: each person's zone is their
     own, else their offices' when all agree, else the portal's."""
@@ -273,25 +286,6 @@ def late_by(day: WorkDay, expectation: Expectation | None) -> timedelta | None:
     return day.started_at - anchor if anchor else None
 
 
-def day_night_minutes(day: WorkDay, tz: ZoneInfo) -> int:
-    """`domain.timesheet.night_minutes`, answered at once for a day spent between 06:00 and
-    22:00 of one local date (most days: the full walk over intervals costs tens of µs)."""
-    morning, evening = _daytime(tz, day.local_date)
-    if morning <= day.started_at and day.counted_until <= evening:
-        return 0
-    return night_minutes(day, tz)
-
-
-@lru_cache(maxsize=4096)
-def _daytime(tz: ZoneInfo, local_date: date) -> tuple[datetime, datetime]:
-    """06:00 and 22:00 of `local_date` in `tz` as UTC instants, the way `night_minutes` puts
-    the ends of the nights around that date (a day between them has no night minutes)."""
-    return (
-        as_utc(datetime.combine(local_date, NIGHT_END, tzinfo=tz)),
-        as_utc(datetime.combine(local_date, NIGHT_START, tzinfo=tz)),
-    )
-
-
 def marks_window(
     zones: Iterable[ZoneInfo], first: date, last: date, now: datetime
 ) -> tuple[datetime, datetime]:
@@ -301,6 +295,34 @@ def marks_window(
     since = min(local_day_bounds(first, tz)[0] for tz in tzs)
     until = max(local_day_bounds(last, tz)[1] for tz in tzs) + timedelta(hours=12)
     return since, min(until, now + timedelta(seconds=1))
+
+
+class _LatestStarts:
+    """Each plan's last instants to arrive without being late (`late_by`'s rule), in µs by
+    date, worked out once per shared month plan."""
+
+    _NEVER = 1 << 62
+
+    def __init__(self) -> None:
+        # Keyed by identity: `PlanBook.month` shares one mapping per group of equals (kept
+        # here too, so an id is never reused while cached).
+        self._found: dict[int, tuple[Mapping[date, Expectation | None], dict[date, int]]] = {}
+
+    def of(self, plan: Mapping[date, Expectation | None]) -> dict[date, int]:
+        found = self._found.get(id(plan))
+        if found is None:
+            starts: dict[date, int] = {}
+            for d, expectation in plan.items():
+                latest = None if expectation is None else expectation.latest_start
+                if latest is not None:
+                    starts[d] = to_micros(latest)
+            found = self._found[id(plan)] = (plan, starts)
+        return found[1]
+
+    def late_days(self, plan: Mapping[date, Expectation | None], totals: list[DayTotal]) -> int:
+        """Dates of the plan with a work day begun after its latest start."""
+        starts, never = self.of(plan), self._NEVER
+        return len({d for d, started, _, _ in totals if started > starts.get(d, never)})
 
 
 # --- The timesheet -------------------------------------------------------------------------------
@@ -332,18 +354,19 @@ async def gather_timesheet(
         calendar = ProductionCalendar.build(
             str((portal.settings or {}).get("country") or "XX"), [year], {}
         )
-    all_employees = await uow.employees.all(portal.id)
+    reports = ReportingRepository(uow.session)
+    all_employees = await reports.employees(portal.id)
     if department_id is not None:
         all_employees = [e for e in all_employees if department_id in department_ids_of(e)]
     people = await load_people(uow, portal, all_employees)
     since, until = marks_window({p.tz for p in people.values()}, first, last, now)
-    marks = await ReportingRepository(uow.session).standing_marks_by_employee(
+    tracks = await reports.standing_mark_tracks(
         portal.id,
         since=since,
         until=until,
         employee_ids=None if department_id is None else [e.id for e in all_employees],
     )
-    employees = [e for e in all_employees if e.active or e.id in marks]
+    employees = [e for e in all_employees if e.active or e.id in tracks]
     book = await load_plans(
         uow,
         portal.id,
@@ -356,27 +379,30 @@ async def gather_timesheet(
     today = now.astimezone(resolve_zone(None, None, portal.timezone)).date()
     builder = TimesheetBuilder(year, month, calendar, today=today, week_hours=week_hours)
     days = calendar.month_days(year, month)
+    now_us = to_micros(now)
+    zones: dict[ZoneInfo, LocalDays] = {}
+    latest = _LatestStarts()
     listed: dict[int, TimesheetPerson] = {}
     for e in employees:
         person = people[e.id]
         builder.add_employee(e.id)
         plan = book.month(e.id, days, person.tz)
         builder.add_expectations(e.id, plan)
-        late: set[date] = set()
-        for day in assemble(marks.get(e.id, []), person.tz, now=now).days:
-            if not first <= day.local_date <= last:
-                continue
-            builder.add_work(
-                e.id, day.local_date, day.worked // MINUTE, day_night_minutes(day, person.tz)
-            )
-            if late_by(day, plan[day.local_date]) is not None:
-                late.add(day.local_date)
+        late = 0
+        track = tracks.get(e.id)
+        if track is not None:
+            local = zones.get(person.tz)
+            if local is None:
+                local = zones[person.tz] = LocalDays(person.tz, since, until)
+            totals = tally(track, local, now=now_us)
+            builder.add_day_totals(e.id, totals)
+            late = latest.late_days(plan, totals)
         listed[e.id] = TimesheetPerson(
             employee_id=e.id,
             user_id=e.bitrix_user_id,
             name=e.name or f"#{e.bitrix_user_id}",
             department_ids=person.department_ids,
-            late_days=len(late),
+            late_days=late,
             active=e.active,
         )
     sheet = builder.build()

@@ -5,19 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 
-from tests.support.servers import free_port, serve_asgi
-from timebot.bitrix import BitrixClient, BitrixError, EventUser, RateLimiter
-from timebot.domain.clock import FixedClock
-from timebot.gateway.config import GatewayConfig
+from tests.integration.gateway.webhook import WebhookSetup, running_sandbox, webhook_setup
+from timebot.bitrix import BitrixError, EventUser
 from timebot.gateway.directory import (
     DIRECTORY_SYNC_FAILED_AT,
     DIRECTORY_SYNCED_AT,
@@ -28,26 +23,15 @@ from timebot.gateway.directory import (
     sync_directory,
     sync_due,
 )
-from timebot.gateway.install import connect_webhook
 from timebot.sandbox import Portal as SandboxPortal
-from timebot.sandbox import SandboxConfig, create_sandbox_app
 from timebot.sandbox.state import User
-from timebot.storage import Database
-from timebot.storage.migrate import upgrade
 from timebot.storage.repositories.people import DepartmentRepository, EmployeeRepository
 from timebot.storage.tables import AuditEntry, Department, Employee, Portal
 
 START = datetime(2025, 3, 3, 6, 0, tzinfo=UTC)
 
 
-@dataclass
-class Setup:
-    database: Database
-    client: BitrixClient
-    sandbox: SandboxPortal
-    portal_id: int
-    clock: FixedClock
-
+class Setup(WebhookSetup):
     async def sync(self) -> Any:
         return await sync_directory(self.database, self.client, self.portal_id, clock=self.clock)
 
@@ -93,29 +77,14 @@ class Setup:
 
 @pytest.fixture
 def sandbox() -> Iterator[SandboxPortal]:
-    with ExitStack() as stack:
-        port = free_port()
-        app = create_sandbox_app(SandboxConfig(base_url=f"http://127.0.0.1:{port}", burst=200))
-        stack.enter_context(serve_asgi(app, port=port))
-        portal: SandboxPortal = app.state.portal
+    with running_sandbox() as portal:
         yield portal
 
 
 @pytest.fixture
 async def setup(database_url: str, sandbox: SandboxPortal) -> AsyncIterator[Setup]:
-    await upgrade(database_url)
-    database = Database.from_url(database_url)
-    clock = FixedClock(START)
-    portal_id = await connect_webhook(
-        database, sandbox.webhook_url(), "directory-test", clock=clock, config=GatewayConfig()
-    )
-    async with httpx.AsyncClient(timeout=30) as http:
-        # No retries: a failure must surface at once (the outage tests rely on it).
-        client = BitrixClient(http, RateLimiter(rate=100, burst=200), max_retries=0)
-        try:
-            yield Setup(database, client, sandbox, portal_id, clock)
-        finally:
-            await database.dispose()
+    async with webhook_setup(Setup, database_url, sandbox, "directory-test", START) as setup:
+        yield setup
 
 
 async def test_sync_mirrors_people_departments_and_time_zones(setup: Setup) -> None:

@@ -5,22 +5,16 @@ offices gets one, importing again changes nothing, and a refusal writes nothing.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 
-from tests.support.servers import free_port, serve_asgi
-from timebot.bitrix import BitrixClient, BitrixError, RateLimiter
-from timebot.domain.clock import FixedClock
+from tests.integration.gateway.webhook import WebhookSetup, running_sandbox, webhook_setup
+from timebot.bitrix import BitrixError
 from timebot.domain.geofence import Office as OfficeZones
 from timebot.domain.networks import parse_networks
 from timebot.domain.presence import evaluate_ip_only
-from timebot.gateway.config import GatewayConfig
-from timebot.gateway.install import connect_webhook
 from timebot.gateway.networks import (
     NETWORK_RANGES_FAILED_AT,
     NETWORK_RANGES_IMPORTED_AT,
@@ -29,9 +23,6 @@ from timebot.gateway.networks import (
     range_to_cidrs,
 )
 from timebot.sandbox import Portal as SandboxPortal
-from timebot.sandbox import SandboxConfig, create_sandbox_app
-from timebot.storage import Database
-from timebot.storage.migrate import upgrade
 from timebot.storage.tables import AuditEntry, Office, Portal
 
 START = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
@@ -67,14 +58,7 @@ def test_unreadable_ranges_are_refused(text: str) -> None:
         range_to_cidrs(text)
 
 
-@dataclass
-class Setup:
-    database: Database
-    client: BitrixClient
-    sandbox: SandboxPortal
-    portal_id: int
-    clock: FixedClock
-
+class Setup(WebhookSetup):
     async def run(self) -> int:
         return await import_network_ranges(
             self.database, self.client, self.portal_id, clock=self.clock
@@ -117,28 +101,14 @@ class Setup:
 
 @pytest.fixture
 def sandbox() -> Iterator[SandboxPortal]:
-    with ExitStack() as stack:
-        port = free_port()
-        app = create_sandbox_app(SandboxConfig(base_url=f"http://127.0.0.1:{port}", burst=200))
-        stack.enter_context(serve_asgi(app, port=port))
-        portal: SandboxPortal = app.state.portal
+    with running_sandbox() as portal:
         yield portal
 
 
 @pytest.fixture
 async def setup(database_url: str, sandbox: SandboxPortal) -> AsyncIterator[Setup]:
-    await upgrade(database_url)
-    database = Database.from_url(database_url)
-    clock = FixedClock(START)
-    portal_id = await connect_webhook(
-        database, sandbox.webhook_url(), "networks-test", clock=clock, config=GatewayConfig()
-    )
-    async with httpx.AsyncClient(timeout=30) as http:
-        client = BitrixClient(http, RateLimiter(rate=100, burst=200), max_retries=0)
-        try:
-            yield Setup(database, client, sandbox, portal_id, clock)
-        finally:
-            await database.dispose()
+    async with webhook_setup(Setup, database_url, sandbox, "networks-test", START) as setup:
+        yield setup
 
 
 async def test_a_portal_without_offices_gets_one_named_after_the_range(setup: Setup) -> None:

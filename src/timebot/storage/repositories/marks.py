@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Select, exists, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -27,8 +27,13 @@ class MarkRepository:
         return await self.session.get(Mark, mark_id)
 
     def _standing(self, employee_id: int) -> Select[Mark]:
-        replaced = exists().where(_NEWER.supersedes_mark_id == Mark.id)
-        return select(Mark).where(Mark.employee_id == employee_id, ~replaced)
+        # NOT IN over the (few) superseded ids of this person, not a correlated NOT EXISTS:
+        # with planner statistics that see `supersedes_mark_id` as all NULL (SQLite after
+        # ANALYZE), NOT EXISTS became a full scan per mark.
+        replaced = select(_NEWER.supersedes_mark_id).where(
+            _NEWER.employee_id == employee_id, _NEWER.supersedes_mark_id.is_not(None)
+        )
+        return select(Mark).where(Mark.employee_id == employee_id, Mark.id.not_in(replaced))
 
     async def standing(
         self, employee_id: int, *, since: datetime, until: datetime | None = None
