@@ -43,7 +43,8 @@ from timebot.services.plans import WorkPlan, load_plans
 from timebot.services.timesheet import load_people
 from timebot.services.tracking import OPEN_DAY_LOOKBACK, Person, to_domain
 from timebot.storage import Database, UnitOfWork
-from timebot.storage.tables import Employee, Explanation, Mark, Portal
+from timebot.storage.repositories.explanations import ExplanationRepository
+from timebot.storage.tables import Employee, Mark, Portal
 
 __all__ = [
     "DigestResult",
@@ -122,22 +123,6 @@ async def _marks_of(
     return found
 
 
-async def _explanations_of(
-    uow: UnitOfWork, portal_id: int, first: date, last: date
-) -> dict[int, list[Explanation]]:
-    rows = await uow.session.scalars(
-        select(Explanation).where(
-            Explanation.portal_id == portal_id,
-            Explanation.local_date >= first,
-            Explanation.local_date <= last,
-        )
-    )
-    found: dict[int, list[Explanation]] = {}
-    for row in rows:
-        found.setdefault(row.employee_id, []).append(row)
-    return found
-
-
 async def _plans_of(
     uow: UnitOfWork,
     portal: Portal,
@@ -186,7 +171,9 @@ async def collect_digests(
     marks = await _marks_of(
         uow, portal.id, [e.id for e in employees], since, now + timedelta(seconds=1)
     )
-    explanations = await _explanations_of(uow, portal.id, first, last)
+    explanations = await ExplanationRepository(uow.session).by_employee(
+        portal.id, first=first, last=last
+    )
     days: list[PersonDay] = []
     for employee in employees:
         person = people[employee.id]

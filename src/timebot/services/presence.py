@@ -68,6 +68,7 @@ __all__ = [
     "parse_submission",
     "places_from_rows",
     "policy_from_settings",
+    "recent_fixes",
     "remote_reason",
     "required_actions",
     "submit_checkin",
@@ -365,7 +366,8 @@ def location_of(verdict: Verdict) -> dict[str, Any]:
     }
 
 
-async def _history(uow: UnitOfWork, employee_id: int, now: datetime) -> list[PastFix]:
+async def recent_fixes(uow: UnitOfWork, employee_id: int, now: datetime) -> list[PastFix]:
+    """The person's earlier located fixes (for speed and repeated coordinates)."""
     rows = await LocationFixRepository(uow.session).recent(
         employee_id, since=now - HISTORY_WINDOW, until=now, limit=HISTORY_LIMIT
     )
@@ -437,7 +439,7 @@ async def submit_checkin(
     policy = policy_from_settings(settings)
     remote = remote_reason(employee, now.astimezone(person.tz).date())
     places = Places((), {}) if remote is not None else await load_places(uow, employee)
-    history = await _history(uow, employee.id, now) if remote is None else []
+    history = await recent_fixes(uow, employee.id, now) if remote is None else []
     verdict, verdict_decision = judge(
         submission,
         places,

@@ -47,6 +47,23 @@ class ExplanationRepository:
         )
         return (await self.session.scalars(query)).first()
 
+    async def by_employee(
+        self, portal_id: int, *, first: date, last: date, status: str | None = None
+    ) -> dict[int, list[Explanation]]:
+        """The portal's explanations for days `first`..`last` (only `status` ones when given),
+        by employee id."""
+        query = select(Explanation).where(
+            Explanation.portal_id == portal_id,
+            Explanation.local_date >= first,
+            Explanation.local_date <= last,
+        )
+        if status is not None:
+            query = query.where(Explanation.status == status)
+        found: dict[int, list[Explanation]] = {}
+        for row in await self.session.scalars(query):
+            found.setdefault(row.employee_id, []).append(row)
+        return found
+
     async def find(self, employee_id: int, local_date: date, kind: str) -> Explanation | None:
         query = (
             select(Explanation)

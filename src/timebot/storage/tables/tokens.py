@@ -32,6 +32,8 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = created_at_column()
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # When a request last presented the token (updated at most once a minute).
+    last_used_at: Mapped[datetime | None]
 
 
 class LinkToken(Base):
