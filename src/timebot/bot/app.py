@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from timebot.bot import basic, corrections, explanations, privacy, reminders, tracking
+from timebot.bot import admin, basic, corrections, explanations, privacy, reminders, tracking
 from timebot.bot.router import Dispatcher
 
 
@@ -14,6 +14,7 @@ def build_dispatcher() -> Dispatcher:
             explanations.router,
             privacy.router,
             tracking.router,
+            admin.router,
             basic.router,
         ]
     )

@@ -29,6 +29,7 @@ COMMANDS: dict[str, dict[str, str]] = {
     "lang": {"ru": "Язык (ru/en)", "en": "Language (ru/en)"},
     "me": {"ru": "Мои данные", "en": "My data"},
     "help": {"ru": "Помощь", "en": "Help"},
+    "admin": {"ru": "Панель управления", "en": "Admin panel"},
     # Buttons on reminders and approval cards (registered so the portal routes them to us).
     "stillworking": {"ru": "Ещё работаю", "en": "Still working"},
     "leftat": {"ru": "Ушёл в указанное время", "en": "Left at the stated time"},
