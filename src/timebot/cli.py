@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 import timebot
+from timebot.api_cli import run_with_container, token_app
 
 if TYPE_CHECKING:
+    import socket
+    from pathlib import Path
+
     from timebot.bootstrap import Container
+    from timebot.config import Settings
 
 app = typer.Typer(
     name="timebot",
@@ -42,56 +46,184 @@ def serve(
     host: Annotated[
         str | None, typer.Option(help="Interface to bind (default from settings).")
     ] = None,
-    port: Annotated[int | None, typer.Option(help="Port to bind (default from settings).")] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Port to bind (default TIMEBOT_PORT; on Render or Heroku pass --port $PORT).",
+        ),
+    ] = None,
     with_worker: Annotated[
         bool, typer.Option("--with-worker", help="Also run the worker in this process.")
     ] = False,
-    workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="uvicorn worker processes (each with its own database pool)."),
+    ] = 1,
+    proxy_headers: Annotated[
+        bool,
+        typer.Option(
+            "--proxy-headers/--no-proxy-headers",
+            help="Take the client address and scheme from X-Forwarded-For/-Proto "
+            "sent by a trusted proxy (see --forwarded-allow-ips).",
+        ),
+    ] = True,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            envvar="TIMEBOT_FORWARDED_ALLOW_IPS",
+            help="Comma-separated proxy addresses or networks whose X-Forwarded-* headers are "
+            "trusted, or '*' when only the proxy can reach this port "
+            "(default: $FORWARDED_ALLOW_IPS, else 127.0.0.1,::1).",
+        ),
+    ] = None,
+    timeout_graceful_shutdown: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Seconds open requests get to finish after SIGTERM before they are closed."
+        ),
+    ] = 10,
 ) -> None:
     """Run the web application (uvicorn)."""
     import uvicorn
 
     from timebot.config import get_settings
+    from timebot.logs import configure_logging
 
     settings = get_settings()
     if workers > 1 and with_worker:
-        raise typer.BadParameter("--with-worker runs in one process; use `timebot worker` instead")
-    uvicorn.run(
-        "timebot.web.factory:build_app_with_worker"
-        if with_worker
-        else "timebot.web.factory:build_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers,
-        proxy_headers=True,
-        forwarded_allow_ips="*",
-        log_config=None,
-        access_log=False,
-    )
+        # N web processes would run N workers; the worker's loops belong in their own process.
+        raise typer.BadParameter(
+            "--with-worker runs in one process; with --workers N run `timebot worker` beside it",
+            param_hint="'--with-worker'",
+        )
+    # uvicorn's own records (the process manager's above all) go through our handlers too.
+    configure_logging(level=settings.log_level, json=settings.json_logs)
+    # N processes share their metrics through a directory, set before the app is imported.
+    per_run = _metrics_dir(settings, per_run=workers > 1)
+    try:
+        uvicorn.run(
+            "timebot.web.factory:build_app_with_worker"
+            if with_worker
+            else "timebot.web.factory:build_app",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers,
+            proxy_headers=proxy_headers,
+            forwarded_allow_ips=forwarded_allow_ips,
+            timeout_graceful_shutdown=timeout_graceful_shutdown,
+            log_config=None,
+            access_log=False,
+        )
+    finally:
+        if per_run is not None:
+            import shutil
+
+            shutil.rmtree(per_run, ignore_errors=True)
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Serve /metrics and /health (the loops' liveness) on this port of TIMEBOT_HOST "
+            "(default TIMEBOT_WORKER_METRICS_PORT; off when unset).",
+        ),
+    ] = None,
+) -> None:
     """Run the worker: event polling, outbox dispatch and scheduled jobs."""
+    import signal
+
+    from timebot.config import get_settings
+    from timebot.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(level=settings.log_level, json=settings.json_logs)
+    _metrics_dir(settings, per_run=False)  # before the imports below load prometheus_client
+    port = metrics_port or settings.worker_metrics_port
+    # Bound now: a taken port fails the command before it touches the database.
+    sock = _listen(settings.host, port, "'--metrics-port'") if port else None
+
     from timebot.bootstrap import build_container, prepare_database
     from timebot.jobs.worker import Worker
+    from timebot.metrics import process_exited
 
     async def run() -> None:
         container = build_container()
         await prepare_database(container)
         w = Worker(container)
         loop = asyncio.get_running_loop()
-        import signal
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, w.stop)
+        probe: asyncio.Task[None] | None = None
+        if sock is not None:
+            from timebot.web.health import create_worker_probe, probe_server
+
+            server = probe_server(create_worker_probe(w), sock)
+            probe = asyncio.create_task(server.serve(sockets=[sock]), name="worker-probe")
         try:
             await w.run()
         finally:
+            if probe is not None:
+                server.should_exit = True  # after the loops: /health says 503 while stopping
+                await probe
             await container.aclose()
+            process_exited()
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    finally:
+        if sock is not None:
+            sock.close()
+
+
+def _metrics_dir(settings: Settings, *, per_run: bool) -> Path | None:
+    """Multiprocess metrics for this process and its children, or nothing (one process).
+
+    The directory is TIMEBOT_METRICS_DIR, else PROMETHEUS_MULTIPROC_DIR, else (with `per_run`)
+    a new temporary one, which is returned for the caller to remove at exit. A given directory
+    is created when missing and never emptied: it may be shared (docs/deploy.md). Call this
+    before anything imports prometheus_client, which reads PROMETHEUS_MULTIPROC_DIR once.
+    """
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from timebot.logs import get_logger
+
+    given = settings.metrics_dir or os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        path, own = Path(given).absolute(), False
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise typer.BadParameter(f"metrics directory {path}: {exc.strerror or exc}") from None
+    elif per_run:
+        path, own = Path(tempfile.mkdtemp(prefix="timebot-metrics-")), True
+    else:
+        return None
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    get_logger(__name__).info("metrics.multiprocess", directory=str(path), per_run=own)
+    return path if own else None
+
+
+def _listen(host: str, port: int, param_hint: str) -> socket.socket:
+    """A listening TCP socket on host:port, or a usage error that says why not."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise typer.BadParameter(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}", param_hint=param_hint
+        ) from None
 
 
 @app.command()
@@ -197,7 +329,7 @@ def timesheet(
         name = timesheet_filename(report, "csv" if fmt == "csv" else "xlsx")
         result.append((output or name, data, summary))
 
-    _run_with_container(work)
+    run_with_container(work)
     path, data, summary = result[0]
     Path(path).write_bytes(data)
     typer.echo(f"{path}: {summary}")
@@ -231,20 +363,7 @@ geo_app = typer.Typer(help="Test geofences (zones) against points.", no_args_is_
 app.add_typer(geo_app, name="geo")
 job_app = typer.Typer(help="Scheduled jobs: list them, run one now.", no_args_is_help=True)
 app.add_typer(job_app, name="job")
-
-
-def _run_with_container(work: Callable[[Container], Awaitable[None]]) -> None:
-    from timebot.bootstrap import build_container, prepare_database
-
-    async def run() -> None:
-        container = build_container()
-        try:
-            await prepare_database(container)
-            await work(container)
-        finally:
-            await container.aclose()
-
-    asyncio.run(run())
+app.add_typer(token_app, name="token")
 
 
 @bitrix_app.command("connect")
@@ -268,7 +387,7 @@ def bitrix_connect(
         bot_id = await ensure_bot(c.database, c.bitrix, portal_id, clock=c.clock, config=c.gateway)
         typer.echo(f"connected portal #{portal_id}; bot id {bot_id}")
 
-    _run_with_container(work)
+    run_with_container(work)
 
 
 @outbox_app.command("list")
@@ -291,7 +410,7 @@ def outbox_list(
         for line in lines:
             typer.echo(line)
 
-    _run_with_container(work)
+    run_with_container(work)
 
 
 @outbox_app.command("retry")
@@ -308,7 +427,7 @@ def outbox_retry(
             await uow.commit()
         typer.echo(f"{n} row(s) queued again")
 
-    _run_with_container(work)
+    run_with_container(work)
 
 
 @geo_app.command("check")
@@ -372,7 +491,7 @@ def job_list(
         for line in await describe_jobs(c, limit=limit):
             typer.echo(line)
 
-    _run_with_container(work)
+    run_with_container(work)
 
 
 @job_app.command("run")
@@ -403,7 +522,7 @@ def job_run(
         if any(o.ran and not o.ok for o in outcomes):
             raise typer.Exit(1)
 
-    _run_with_container(work)
+    run_with_container(work)
 
 
 if __name__ == "__main__":  # pragma: no cover

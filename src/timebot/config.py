@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     # leaves rows that other workers take over once the lease runs out.
     outbox_lease_seconds: float = Field(default=120.0, gt=0)
 
+    # Prometheus: the directory of multiprocess metrics (`serve --workers N` makes one per run
+    # when unset), and the port where `timebot worker` serves /metrics and /health (off if unset).
+    metrics_dir: Path | None = None
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
     default_language: Literal["ru", "en"] = "ru"
     default_timezone: str = "Europe/Moscow"
 
