@@ -1,9 +1,11 @@
 """The portal's access token expires again and again during the rush (a 4-second lifetime,
-plus two forced expiries) while three workers send replies: each expiry is met by several
-processes at once, yet the single-use refresh-token chain never branches — every refresh the
-OAuth server performed is the one stored (a row lock serializes them, see
-gateway/tokens.py; tests/e2e/test_token_refresh_processes.py races bare processes), no
-`invalid_grant`, the portal stays active, and the books close.
+plus two forced expiries) while three workers send replies. Whether an expiry is met by one
+process or by several at once depends on timing here (the race itself is forced
+deterministically by tests/e2e/test_token_refresh_processes.py with bare processes); either
+way the single-use refresh-token chain never branches — every refresh the OAuth server
+performed is the one stored (a row lock serializes them, see gateway/tokens.py), every
+refresh was caused by a call that met an expired token, no `invalid_grant`, the portal stays
+active, and the books close.
 """
 
 from __future__ import annotations
@@ -64,4 +66,4 @@ async def test_concurrent_token_refresh_during_the_rush(
         assert status == "active"
         assert refreshes >= 2, report.line()
         assert refreshes == version - version_before, report.line()
-        assert expired > refreshes, "no expiry was met by several calls at once"
+        assert expired >= refreshes, "a refresh happened without an expired token"
