@@ -84,18 +84,27 @@ class _PhpArray:
         return dict(zip(keys, values, strict=True))
 
 
-def _register(root: _PhpArray, name: str, value: str) -> None:
-    """Store one decoded `name=value` pair the way php_register_variable_ex() does."""
+# How one decoded variable name is stored, worked out once per distinct raw name (Bitrix24's
+# bodies repeat the same few dozen names, so parsing a body is mostly cache hits):
+#   (base, path, last): store the value at root[base][path...][last] (last None appends);
+#   (base, None, None): a top-level scalar root[base];
+#   (base,): nested deeper than PHP allows, drop root[base]; None: the name is ignored.
+_Plan = tuple[str, tuple[str | None, ...] | None, str | None] | tuple[str] | None
+_PLANS: dict[bytes, _Plan] = {}
+_PLAN_CACHE_SIZE = 4096  # distinct names remembered; a flood of random names only refills it
+
+
+def _plan(name: str) -> _Plan:
+    """Where php_register_variable_ex() would store the variable `name`."""
     name = name.split("\x00", 1)[0].lstrip(" ")  # C strings end at NUL; leading spaces ignored
     bracket = name.find("[")
     base = name if bracket < 0 else name[:bracket]
     # PHP cannot have ' ' or '.' in a variable name, so it turns them into '_' (top level only).
     base = base.replace(" ", "_").replace(".", "_")
     if not base:
-        return
+        return None
     if bracket < 0:
-        root.store(base, value)
-        return
+        return (base, None, None)
 
     path: list[str | None] = []
     rest = name[bracket:]
@@ -109,26 +118,42 @@ def _register(root: _PhpArray, name: str, value: str) -> None:
         close = inner.find("]")
         if close < 0:
             # Unterminated "[": not an index; PHP folds it into the name with '_'.
-            tail = re.sub(r"[ .\[]", "_", inner)
             if path:
                 # Only the previous segment is kept as the plain key in this case.
                 last = path.pop()
-                _store_path(root, base, path, last, value)
-            else:
-                root.store(base + "_" + tail, value)
-            return
+                return (base, tuple(path), last)
+            tail = re.sub(r"[ .\[]", "_", inner)
+            return (base + "_" + tail, None, None)
         path.append(inner[:close])
         rest = inner[close + 1 :]
     if len(path) > _MAX_NESTING:
-        root.items.pop(base, None)  # PHP drops the whole variable when nested too deep
-        return
+        return (base,)  # PHP drops the whole variable when nested too deep
     last = path.pop()
-    _store_path(root, base, path, last, value)
+    return (base, tuple(path), last)
 
 
-def _store_path(
-    root: _PhpArray, base: str, path: list[str | None], last: str | None, value: str
-) -> None:
+def _plan_of(raw_name: bytes) -> _Plan:
+    try:
+        return _PLANS[raw_name]
+    except KeyError:
+        plan = _plan(_text(_urldecode(raw_name)))
+        if len(_PLANS) >= _PLAN_CACHE_SIZE:
+            _PLANS.clear()
+        _PLANS[raw_name] = plan
+        return plan
+
+
+def _apply(root: _PhpArray, plan: _Plan, value: str) -> None:
+    """Store one decoded `name=value` pair the way php_register_variable_ex() does."""
+    if plan is None:
+        return
+    if len(plan) == 1:
+        root.items.pop(plan[0], None)
+        return
+    base, path, last = plan
+    if path is None:
+        root.store(base, value)
+        return
     node = root.child(base)
     for key in path:
         node = node.child(key)
@@ -147,7 +172,7 @@ def parse_form(body: bytes | str) -> dict[str, Any]:
         key, sep, value = pair.partition(b"=")
         if not key:
             continue
-        _register(root, _text(_urldecode(key)), _text(_urldecode(value)) if sep else "")
+        _apply(root, _plan_of(key), _text(_urldecode(value)) if sep else "")
     result = root.to_python()
     # The top level is a symbol table, never a list, even for keys like "0".
     if isinstance(result, list):

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from timebot.bitrix import phpform
 from timebot.bitrix.phpform import build_query, parse_form, php_urlencode
 
 from .sample_files import SAMPLES, as_form_strings, sample_json, sample_text
@@ -125,3 +126,25 @@ def test_build_then_parse_round_trips_nested_string_structures(data: dict[str, A
 def test_parse_accepts_bytes_and_text_alike(data: dict[str, Any]) -> None:
     query = build_query(data)
     assert parse_form(query.encode("ascii")) == parse_form(query)
+
+
+def test_a_nested_key_named_like_its_base_is_not_taken_for_a_top_level_one() -> None:
+    assert parse_form("x[x]=1&y=2&y[y]=3") == {"x": {"x": "1"}, "y": {"y": "3"}}
+
+
+_pieces = st.sampled_from(
+    ["a", "b", "0", "1", "-1", "[", "]", "[]", "[ ]", " ", ".", "%5B", "%5D", "%", "+", "=", "&"]
+)
+
+
+@given(st.lists(st.lists(_pieces, max_size=12).map("".join), max_size=6))
+def test_remembered_name_plans_parse_exactly_as_fresh_ones(bodies: list[str]) -> None:
+    """Names are parsed once and remembered: a body parses the same with the cache empty, warm
+    (after itself and other bodies) and refilled after overflowing."""
+    phpform._PLANS.clear()
+    cold = [parse_form(body) for body in bodies]
+    assert [parse_form(body) for body in reversed(bodies)] == cold[::-1]
+    for i in range(phpform._PLAN_CACHE_SIZE + 1):  # overflow: the cache starts over
+        parse_form(f"n{i}[k]=v")
+    assert len(phpform._PLANS) <= phpform._PLAN_CACHE_SIZE
+    assert [parse_form(body) for body in bodies] == cold
