@@ -179,3 +179,13 @@ async def test_bad_report_requests_get_clear_4xx(world: World) -> None:
             response = await c.get(path)
             assert response.status_code == status, (path, response.text)
             assert response.json()["error"] == error, path
+
+
+async def test_the_openapi_document_says_what_a_day_worked_is(world: World) -> None:
+    async with world.client() as c:
+        schemas = (await c.get("/openapi.json")).json()["components"]["schemas"]
+    for model in ("EmployeeStats", "EmployeeStatsDetail", "DepartmentStats"):
+        fields = schemas[model]["properties"]
+        assert "at least one whole minute worked" in fields["days_worked"]["description"], model
+        assert "not a day worked" in fields["days_worked"]["description"], model
+        assert fields["absent_days"]["description"] == "Planned days past without a check-in."

@@ -4,28 +4,47 @@ from __future__ import annotations
 
 import io
 import struct
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from timebot.services.api_reports import PeopleTotals, PersonPeriod
+from timebot.services.tracking import DaySummary
 from timebot.web.admin.ops.chart import MAX_PEOPLE, ROW_PX, render_period_chart
-from timebot.web.admin.ops.stats import PeriodStats, PersonStats
 
 
-def stats(count: int) -> PeriodStats:
+def day(n: int, worked: timedelta, norm: timedelta, *, late: bool = False) -> DaySummary:
+    at = datetime(2026, 11, n, 6, tzinfo=UTC)
+    return DaySummary(
+        local_date=date(2026, 11, n),
+        worked=worked,
+        on_break=timedelta(),
+        norm=norm,
+        first_in=at,
+        last_out=at + worked,
+        late_by=timedelta(minutes=5) if late else None,
+        is_open=False,
+        provisional=False,
+    )
+
+
+def stats(count: int) -> PeopleTotals:
+    """`count` people with 120 + i hours worked against 159 and i % 3 late days."""
     people = tuple(
-        PersonStats(
+        PersonPeriod(
             employee_id=i,
             user_id=i,
             name=f"Сотрудник {i:02d}",
-            departments=("Отдел",),
-            worked=timedelta(hours=120 + i),
-            norm=timedelta(hours=159),
-            days_worked=15,
-            late_days=i % 3,
-            violations=i % 4,
+            department_ids=(2,),
+            tz=ZoneInfo("Europe/Moscow"),
+            today=date(2026, 11, 30),
+            days=(
+                day(2, timedelta(hours=120 + i), timedelta(hours=159)),
+                *(day(3 + n, timedelta(), timedelta(), late=True) for n in range(i % 3)),
+            ),
         )
         for i in range(count)
     )
-    return PeriodStats(date(2026, 11, 1), date(2026, 11, 30), people)
+    return PeopleTotals(date(2026, 11, 1), date(2026, 11, 30), people)
 
 
 def size(png: bytes) -> tuple[int, int]:

@@ -6,19 +6,17 @@ simply not found.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from timebot.storage.repositories.explanations import ExplanationRepository
 from timebot.storage.tables import (
     Department,
     Employee,
     EmployeeOffice,
-    Explanation,
     Mark,
     Office,
     Schedule,
@@ -84,37 +82,6 @@ class ApiRepository:
             return set()
         query = select(Mark.supersedes_mark_id).where(Mark.supersedes_mark_id.in_(list(mark_ids)))
         return {int(i) for i in await self.session.scalars(query) if i is not None}
-
-    async def standing_mark_rows(
-        self, portal_id: int, employee_ids: Sequence[int], *, since: datetime, until: datetime
-    ) -> dict[int, list[Mark]]:
-        """Standing marks (with their location verdicts) in [since, until) by employee, each
-        list in time order."""
-        found: dict[int, list[Mark]] = {}
-        ids = sorted(set(employee_ids))
-        newer = aliased(Mark)
-        for i in range(0, len(ids), ID_CHUNK):
-            query = (
-                select(Mark)
-                .where(
-                    Mark.portal_id == portal_id,
-                    Mark.employee_id.in_(ids[i : i + ID_CHUNK]),
-                    Mark.at >= since,
-                    Mark.at < until,
-                    ~exists().where(newer.supersedes_mark_id == Mark.id),
-                )
-                .order_by(Mark.employee_id, Mark.at, Mark.id)
-            )
-            for row in await self.session.scalars(query):
-                found.setdefault(row.employee_id, []).append(row)
-        return found
-
-    async def explanations(
-        self, portal_id: int, *, first: date, last: date
-    ) -> dict[int, list[Explanation]]:
-        return await ExplanationRepository(self.session).by_employee(
-            portal_id, first=first, last=last
-        )
 
     # --- People ---------------------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ from timebot.domain.marks import MarkKind
 from timebot.domain.tally import MARK_CODES, MarkTrack
 from timebot.storage.tables import Employee, EmployeeOffice, Mark, Office, OutboxMessage, Shift
 
-__all__ = ["ID_CHUNK", "EmployeeFact", "MarkFact", "ReportingRepository"]
+__all__ = ["ID_CHUNK", "EmployeeFact", "LocatedMarkFact", "MarkFact", "ReportingRepository"]
 
 # Bound parameters per IN list: far below SQLite's and asyncpg's limits (32,766 / 32,767).
 ID_CHUNK = 5000
@@ -59,6 +59,17 @@ class MarkFact(NamedTuple):
     kind: str
     at: datetime
     provisional: bool
+
+
+class LocatedMarkFact(NamedTuple):
+    """A standing mark's presence verdict: what `services.digest.location_findings` reads."""
+
+    id: int
+    employee_id: int
+    at: datetime
+    location_verdict: str | None
+    distance_m: float | None
+    flags: list[Any]
 
 
 def _standing() -> ColumnElement[bool]:
@@ -171,6 +182,50 @@ class ReportingRepository:
                     bucket = found.setdefault(employee_id, [])
                 when = at if at.tzinfo is UTC else _utc(at)
                 bucket.append(DomainMark(kinds[kind], when, mark_id, provisional))
+        return found
+
+    async def located_marks(
+        self,
+        portal_id: int,
+        *,
+        since: datetime,
+        until: datetime,
+        employee_ids: Sequence[int] | None = None,
+    ) -> dict[int, list[LocatedMarkFact]]:
+        """Standing marks of the portal (or of `employee_ids`) in [since, until) that carry a
+        presence verdict, by employee, each list in time order (ties by id). Only the few marks
+        with a verdict are read, so violations cost one small query beside `standing_marks`."""
+        base = (
+            select(
+                Mark.id,
+                Mark.employee_id,
+                Mark.at,
+                Mark.location_verdict,
+                Mark.distance_m,
+                Mark.flags,
+            )
+            .where(
+                Mark.portal_id == portal_id,
+                Mark.at >= since,
+                Mark.at < until,
+                Mark.location_verdict.is_not(None),
+                _standing(),
+            )
+            .order_by(Mark.employee_id, Mark.at, Mark.id)
+        )
+        queries = (
+            [base]
+            if employee_ids is None
+            else [base.where(Mark.employee_id.in_(c)) for c in _chunks(sorted(set(employee_ids)))]
+        )
+        found: dict[int, list[LocatedMarkFact]] = {}
+        for query in queries:
+            for mark_id, employee_id, at, verdict, distance, flags in await self.session.execute(
+                query
+            ):
+                found.setdefault(employee_id, []).append(
+                    LocatedMarkFact(mark_id, employee_id, at, verdict, distance, list(flags or []))
+                )
         return found
 
     async def standing_mark_tracks(

@@ -54,6 +54,13 @@ ViolationKindName = Literal[
 ]
 
 
+DAYS_WORKED = (
+    "Days with some work: at least one whole minute worked on the date (`worked_minutes` > 0)."
+    " A check-in without work, such as one cancelled within a minute, is not a day worked."
+)
+ABSENT_DAYS = "Planned days past without a check-in."
+
+
 def _minutes(td: timedelta | None) -> int | None:
     return None if td is None else int(td // timedelta(minutes=1))
 
@@ -65,10 +72,10 @@ class PeriodTotals(BaseModel):
     norm_to_date_minutes: int = Field(description="Planned time of the days up to today.")
     balance_minutes: int = Field(description="Worked minus the norm to date.")
     planned_days: int
-    days_worked: int
+    days_worked: int = Field(description=DAYS_WORKED)
     late_days: int
     late_minutes: int
-    absent_days: int = Field(description="Planned days past without any work.")
+    absent_days: int = Field(description=ABSENT_DAYS)
     open_days: int
     violations: int | None = Field(
         description="Violations no explanation excuses (null for periods over 93 days)."
@@ -105,9 +112,9 @@ class DepartmentStats(BaseModel):
     norm_minutes: int
     norm_to_date_minutes: int
     balance_minutes: int
-    days_worked: int
+    days_worked: int = Field(description=DAYS_WORKED)
     late_days: int
-    absent_days: int
+    absent_days: int = Field(description=ABSENT_DAYS)
     violations: int | None = Field(
         description="Violations no explanation excuses (null for periods over 93 days)."
     )
@@ -158,7 +165,7 @@ def _totals(p: PersonPeriod, *, with_violations: bool) -> dict[str, int | None]:
         "late_minutes": _minutes(p.late) or 0,
         "absent_days": p.absent_days,
         "open_days": p.open_days,
-        "violations": sum(1 for v in p.violations if not v.excused) if with_violations else None,
+        "violations": len(p.unexcused) if with_violations else None,
     }
 
 
@@ -327,8 +334,8 @@ async def department_statistics(
         chosen = [by_id[department_id]] if department_id is not None else list(by_id.values())
         names = {d.bitrix_id: (d.id, d.name) for d in chosen}
     out: list[DepartmentStats] = []
-    for totals in department_totals(people, list(names)):
-        internal, name = names[totals.department_id]
+    for bitrix_id, totals in department_totals(people, list(names), first=first, last=last).items():
+        internal, name = names[bitrix_id]
         worked = _minutes(totals.worked) or 0
         to_date = _minutes(totals.norm_to_date) or 0
         out.append(

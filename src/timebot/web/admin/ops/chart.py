@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from timebot.web.admin.ops.stats import PeriodStats
+from timebot.services.api_reports import PeopleTotals
 
 __all__ = ["MAX_PEOPLE", "render_period_chart"]
 
@@ -57,7 +57,7 @@ def _hours(td: timedelta) -> float:
     return td.total_seconds() / 3600
 
 
-def render_period_chart(stats: PeriodStats, *, lang: str = "ru") -> bytes:
+def render_period_chart(stats: PeopleTotals, *, lang: str = "ru") -> bytes:
     """The PNG bytes (deterministic for equal statistics)."""
     labels = LABELS["en" if lang == "en" else "ru"]
     people = stats.people[:MAX_PEOPLE]

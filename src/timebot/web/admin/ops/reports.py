@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from timebot.bot.people import portal_calendar
 from timebot.reports.timesheet import TimesheetFormat, render_timesheet, timesheet_filename
+from timebot.services.api_reports import PeopleTotals
 from timebot.services.timesheet import MonthTimesheet, gather_timesheet, month_bounds
 from timebot.storage import UnitOfWork
 from timebot.storage.tables import Portal
@@ -31,7 +32,7 @@ from timebot.web.admin.ops.common import (
     portal_zone,
 )
 from timebot.web.admin.ops.scope import DepartmentInfo, Scope, load_scope, subtree
-from timebot.web.admin.ops.stats import MAX_PERIOD_DAYS, PeriodStats, period_stats
+from timebot.web.admin.ops.stats import MAX_PERIOD_DAYS, period_stats
 from timebot.web.admin.render import render
 from timebot.web.admin.session import AdminSession, container_of, require_manager
 
@@ -154,7 +155,7 @@ async def _stats(
     *,
     country: str,
     now: datetime,
-) -> PeriodStats:
+) -> PeopleTotals:
     calendar = await portal_calendar(
         uow,
         portal,
@@ -168,7 +169,6 @@ async def _stats(
         first=query.first,
         last=query.last,
         departments=_wanted(scope, query.department),
-        department_names=scope.names(),
         calendar=calendar,
         now=now,
     )
@@ -209,6 +209,7 @@ async def reports_page(
         status_code=400 if query.error else 200,
         query=query,
         stats=stats,
+        department_names=scope.names(),
         departments=scope.visible_departments,
         whole_portal=scope.everything,
         error_values=dict(query.error_values),
