@@ -18,6 +18,8 @@ from timebot.domain.clock import Clock, SystemClock
 from timebot.gateway.config import GatewayConfig
 from timebot.gateway.tokens import DatabaseTokenRefresher
 from timebot.logs import configure_logging
+from timebot.metrics import count_mark
+from timebot.storage.committed_marks import on_committed_mark
 from timebot.storage.database import Database
 
 
@@ -53,6 +55,8 @@ def gateway_config(settings: Settings) -> GatewayConfig:
         default_language=settings.default_language,
         default_timezone=settings.default_timezone,
         outbox_max_attempts=settings.outbox_max_attempts,
+        inbox_lease_seconds=settings.inbox_lease_seconds,
+        inbox_max_attempts=settings.inbox_max_attempts,
         bot=BotConfig(
             public_url=settings.public_url,
             secret_key=settings.secret_key.get_secret_value(),
@@ -72,6 +76,7 @@ def build_container(
         configure_logging(level=settings.log_level, json=settings.json_logs)
     clock = clock or SystemClock()
     database = Database.from_url(settings.database_url)
+    on_committed_mark(count_mark)  # timebot_marks_total, once per process
     # One HTTP client per process, shared by every portal; Bitrix24 asks ≤ 60 s per request.
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(60.0, connect=10.0),

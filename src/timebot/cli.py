@@ -9,6 +9,7 @@ import typer
 
 import timebot
 from timebot.api_cli import run_with_container, token_app
+from timebot.inbox_cli import inbox_app
 
 if TYPE_CHECKING:
     import socket
@@ -364,6 +365,7 @@ app.add_typer(geo_app, name="geo")
 job_app = typer.Typer(help="Scheduled jobs: list them, run one now.", no_args_is_help=True)
 app.add_typer(job_app, name="job")
 app.add_typer(token_app, name="token")
+app.add_typer(inbox_app, name="inbox")
 
 
 @bitrix_app.command("connect")

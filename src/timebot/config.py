@@ -64,11 +64,21 @@ class Settings(BaseSettings):
     # How long a claimed outbox row stays leased to its worker; a worker that dies mid-send
     # leaves rows that other workers take over once the lease runs out.
     outbox_lease_seconds: float = Field(default=120.0, gt=0)
+    # The event inbox: how long an applier's claim on an event lasts (one that dies leaves it to
+    # the others after this), and claims of a failing event before it is parked as dead.
+    inbox_lease_seconds: float = Field(default=30.0, gt=0, le=86_400)
+    inbox_max_attempts: int = Field(default=5, ge=1)
 
     # Prometheus: the directory of multiprocess metrics (`serve --workers N` makes one per run
     # when unset), and the port where `timebot worker` serves /metrics and /health (off if unset).
     metrics_dir: Path | None = None
     worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
+    # REST API rate limit (`web/api/ratelimit.py`): per token, or per client address for
+    # requests without a valid token; `burst` requests at once, refilled at `per_second`.
+    # Kept in each serve process's memory, so N processes allow N times this. 0 turns it off.
+    api_rate_per_second: float = Field(default=10.0, ge=0, allow_inf_nan=False)
+    api_rate_burst: int = Field(default=50, ge=0)
 
     default_language: Literal["ru", "en"] = "ru"
     default_timezone: str = "Europe/Moscow"

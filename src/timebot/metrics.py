@@ -67,6 +67,7 @@ INBOX_WAITING = Gauge(
     ["status"],
     multiprocess_mode="livemostrecent",
 )
+# Counted once the mark's transaction commits (see `count_mark`).
 MARKS_RECORDED = Counter("timebot_marks_total", "Marks recorded", ["kind", "source"])
 DB_UP = Gauge(
     "timebot_database_up",
@@ -79,6 +80,11 @@ WORKER_STEPS = Counter(
 
 # Files of live gauges carry the writer's pid: gauge_livemostrecent_1234.db.
 _LIVE_FILE = re.compile(r"gauge_live[a-z]+_(\d+)\.db")
+
+
+def count_mark(kind: str, source: str) -> None:
+    """One more stored mark; the composition root registers this for committed marks."""
+    MARKS_RECORDED.labels(kind=kind, source=source).inc()
 
 
 def multiprocess_dir() -> Path | None:

@@ -278,6 +278,8 @@ def test_environment_names_in_deployment_files_are_real_settings() -> None:
         "TIMEBOT_OUTBOX_INTERVAL_SECONDS",
         "TIMEBOT_OUTBOX_MAX_ATTEMPTS",
         "TIMEBOT_OUTBOX_LEASE_SECONDS",
+        "TIMEBOT_INBOX_LEASE_SECONDS",
+        "TIMEBOT_INBOX_MAX_ATTEMPTS",
         "TIMEBOT_BITRIX_OAUTH_URL",
         "TIMEBOT_LOG_FORMAT",
     }

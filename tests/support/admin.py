@@ -436,3 +436,5 @@ def _load_ops_probes() -> None:
 importlib.import_module("tests.support.admin_core")
 _load_ops_probes()
 importlib.import_module("tests.support.admin_roster")
+importlib.import_module("tests.support.admin_inbox")
+importlib.import_module("tests.support.admin_roster_menu")

@@ -6,6 +6,12 @@ from dataclasses import dataclass, field
 
 from timebot.bot.config import BotConfig
 
+# The inbox's defaults (TIMEBOT_INBOX_LEASE_SECONDS, TIMEBOT_INBOX_MAX_ATTEMPTS): applying one
+# event takes milliseconds, so a claim's lease is short; a failing event is claimed this many
+# times (with a doubling wait in between) before it is parked as dead.
+INBOX_LEASE_SECONDS = 30.0
+INBOX_MAX_ATTEMPTS = 5
+
 
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
@@ -18,6 +24,8 @@ class GatewayConfig:
     default_timezone: str = "Europe/Moscow"
     bot_code: str = "timebot"
     outbox_max_attempts: int = 8
+    inbox_lease_seconds: float = INBOX_LEASE_SECONDS
+    inbox_max_attempts: int = INBOX_MAX_ATTEMPTS
     bot: BotConfig = field(default_factory=BotConfig)
 
     @property

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from timebot.bitrix import BitrixEvent, MalformedEvent, parse_event, parse_fetched_event
 from timebot.bot.router import Dispatcher
 from timebot.domain.clock import Clock
-from timebot.gateway.config import GatewayConfig
+from timebot.gateway.config import INBOX_LEASE_SECONDS, INBOX_MAX_ATTEMPTS, GatewayConfig
 from timebot.gateway.intake import Outcome, apply_event
 from timebot.logs import get_logger
 from timebot.storage import Database
@@ -33,10 +33,11 @@ log = get_logger(__name__)
 WRITE_BATCH = 256
 # Events one claim leases (at most one per person).
 CLAIM_BATCH = 16
-# How long a claim is the claimer's: applying one event takes milliseconds.
-LEASE = timedelta(seconds=30)
-# Claims of one event before it is parked as dead; the waits in between double from the base.
-MAX_ATTEMPTS = 5
+# How long a claim is the claimer's, and claims of one event before it is parked as dead: the
+# defaults; a process takes them from its GatewayConfig (settings `inbox_lease_seconds`,
+# `inbox_max_attempts`). The waits between claims double from the base.
+LEASE = timedelta(seconds=INBOX_LEASE_SECONDS)
+MAX_ATTEMPTS = INBOX_MAX_ATTEMPTS
 RETRY_BASE = timedelta(seconds=2)
 RETRY_CAP = timedelta(minutes=5)
 
@@ -129,6 +130,18 @@ def event_of(claimed: ClaimedEvent, member_id: str) -> BitrixEvent:
     return parse_event(data, default_member_id=member_id)
 
 
+def stored_event_name(payload: str | None) -> str:
+    """The event's name (ONIMBOTV2MESSAGEADD, …) from a stored payload; "" when unreadable.
+
+    Pushed bodies name it `event`, polled items `type`."""
+    try:
+        data = json.loads(payload or "")
+    except ValueError:
+        return ""
+    name = data.get("event") or data.get("type") if isinstance(data, dict) else None
+    return str(name)[:64] if isinstance(name, str) else ""
+
+
 def retry_delay(attempts: int, base: timedelta = RETRY_BASE) -> timedelta:
     """The wait after the `attempts`-th failed claim: base, 2×base, 4×base, … up to a cap."""
     return min(base * (1 << min(max(attempts - 1, 0), 20)), RETRY_CAP)
@@ -138,7 +151,7 @@ class InboxApplier:
     """Claims due events and applies each in its own transaction.
 
     `pause` (optional) is awaited before each event: the web process uses it to let requests
-    waiting for their 200 go first.
+    waiting for their 200 go first. `lease` and `max_attempts` default to the config's.
     """
 
     def __init__(
@@ -149,8 +162,8 @@ class InboxApplier:
         config: GatewayConfig,
         *,
         worker: str,
-        lease: timedelta = LEASE,
-        max_attempts: int = MAX_ATTEMPTS,
+        lease: timedelta | None = None,
+        max_attempts: int | None = None,
         retry_base: timedelta = RETRY_BASE,
         batch: int = CLAIM_BATCH,
         pause: Callable[[], Awaitable[None]] | None = None,
@@ -160,8 +173,8 @@ class InboxApplier:
         self.dispatcher = dispatcher
         self.config = config
         self.worker = worker
-        self.lease = lease
-        self.max_attempts = max_attempts
+        self.lease = timedelta(seconds=config.inbox_lease_seconds) if lease is None else lease
+        self.max_attempts = config.inbox_max_attempts if max_attempts is None else max_attempts
         self.retry_base = retry_base
         self.batch = batch
         self.pause = pause
@@ -284,4 +297,5 @@ __all__ = [
     "Outcome",
     "event_of",
     "retry_delay",
+    "stored_event_name",
 ]

@@ -17,6 +17,7 @@ from timebot.jobs.inbox import Inbox
 from timebot.logs import get_logger
 from timebot.web import admin, bitrix, charts, checkin, health
 from timebot.web.api import router as api_router
+from timebot.web.api.ratelimit import ApiRateLimitMiddleware
 from timebot.web.cors import ApiCorsMiddleware
 from timebot.web.middleware import MetricsMiddleware
 
@@ -77,6 +78,7 @@ def create_app(
         description="Working-time tracking for Bitrix24: chat-bot, geofenced check-in, reports.",
         lifespan=lifespan,
     )
+    app.add_middleware(ApiRateLimitMiddleware)  # inside CORS: a 429 gets CORS headers
     app.add_middleware(ApiCorsMiddleware)
     app.add_middleware(MetricsMiddleware)
     app.include_router(health.router)

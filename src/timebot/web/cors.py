@@ -28,7 +28,10 @@ __all__ = ["ApiCorsMiddleware", "normalize_origin"]
 
 ALLOW_METHODS = "GET, POST, PATCH, PUT, DELETE, OPTIONS"
 ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key, Accept, Accept-Language"
-EXPOSE_HEADERS = "Content-Disposition, WWW-Authenticate"
+EXPOSE_HEADERS = (
+    "Content-Disposition, WWW-Authenticate, Retry-After, "
+    "RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset"
+)
 
 
 def normalize_origin(value: Any) -> str | None:

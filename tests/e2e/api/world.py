@@ -104,6 +104,7 @@ class World:
     b: PortalIds
     tokens: dict[str, str]  # what the token is -> the token
     jtis: dict[str, str]
+    app: Any = None  # the served FastAPI app (its `state` holds the rate limiter)
 
     def client(self, token: str | None = "a", **kwargs: Any) -> httpx.AsyncClient:
         """An HTTP client for the API with the named token (or a raw token string)."""
@@ -270,9 +271,16 @@ async def _tokens(
     return tokens, jtis
 
 
+# The API's rate limit in the shared world: far above anything a test (or the Schemathesis run,
+# ~1,300 requests with one token) sends, so only the rate-limit tests, which pass their own
+# settings, ever see a 429; the `RateLimit-*` headers are still on every response.
+UNTHROTTLED: dict[str, Any] = {"api_rate_per_second": 1000.0, "api_rate_burst": 100_000}
+
+
 @asynccontextmanager
-async def running_world(database_url: str) -> AsyncIterator[World]:
-    """A migrated, seeded database and the app serving it on a real port, clock at NOW."""
+async def running_world(database_url: str, **settings: Any) -> AsyncIterator[World]:
+    """A migrated, seeded database and the app serving it on a real port, clock at NOW;
+    `settings` override the app's (`UNTHROTTLED` by default)."""
     await upgrade(database_url)
     db = Database.from_url(database_url)
     try:
@@ -281,10 +289,10 @@ async def running_world(database_url: str) -> AsyncIterator[World]:
         tokens, jtis = await _tokens(db, a, b)
     finally:
         await db.dispose()
-    settings = Settings(database_url=database_url, secret_key=SECRET)
-    app = create_app(settings=settings, clock=FixedClock(NOW))
+    chosen = Settings(database_url=database_url, secret_key=SECRET, **{**UNTHROTTLED, **settings})
+    app = create_app(settings=chosen, clock=FixedClock(NOW))
     with serve_asgi(app, port=free_port()) as base:
-        yield World(base, database_url, a, b, tokens, jtis)
+        yield World(base, database_url, a, b, tokens, jtis, app)
 
 
 # --- Reading the database back ------------------------------------------------------------------

@@ -243,22 +243,42 @@ class ProcessedEventRepository:
             return "lost"
         return "retry" if retry_at is not None else "dead"
 
-    async def revive(self, ids: Sequence[int] | None = None) -> int:
-        """Put dead events back in the queue (all, or the given ids) with fresh attempts."""
+    async def revive(
+        self, ids: Sequence[int] | None = None, *, portal_id: int | None = None
+    ) -> list[tuple[int, int]]:
+        """Put dead events back in the queue (all, or the given ids; of one portal, if given)
+        with fresh attempts; returns the (id, portal id) of each one revived. Conditional on
+        "dead", so of two concurrent revivals of one event only one revives it."""
         stmt = (
             update(ProcessedEvent)
             .where(ProcessedEvent.status == "dead")
             .values(status="pending", attempts=0, next_attempt_at=None)
+            .returning(ProcessedEvent.id, ProcessedEvent.portal_id)
+            .execution_options(synchronize_session=False)
         )
         if ids:
             stmt = stmt.where(ProcessedEvent.id.in_(list(ids)))
-        result = await self.session.execute(stmt)
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        if portal_id is not None:
+            stmt = stmt.where(ProcessedEvent.portal_id == portal_id)
+        rows = (await self.session.execute(stmt)).all()
+        return sorted((int(i), int(p)) for i, p in rows)
 
-    async def counts(self) -> dict[str, int]:
-        rows = await self.session.execute(
-            select(ProcessedEvent.status, func.count()).group_by(ProcessedEvent.status)
-        )
+    async def recent(
+        self, *, status: str | None = None, portal_id: int | None = None, limit: int = 100
+    ) -> Sequence[ProcessedEvent]:
+        """The newest stored events (of one status and portal, if given), newest first."""
+        stmt = select(ProcessedEvent).order_by(ProcessedEvent.id.desc()).limit(limit)
+        if status is not None:
+            stmt = stmt.where(ProcessedEvent.status == status)
+        if portal_id is not None:
+            stmt = stmt.where(ProcessedEvent.portal_id == portal_id)
+        return (await self.session.scalars(stmt)).all()
+
+    async def counts(self, *, portal_id: int | None = None) -> dict[str, int]:
+        stmt = select(ProcessedEvent.status, func.count()).group_by(ProcessedEvent.status)
+        if portal_id is not None:
+            stmt = stmt.where(ProcessedEvent.portal_id == portal_id)
+        rows = await self.session.execute(stmt)
         return {str(status): int(n) for status, n in rows.all()}
 
     async def prune(self, older_than: datetime) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from timebot.web.admin import calendar, employees, login, offices, ops, schedules, today
+from timebot.web.admin import calendar, employees, login, offices, ops, rosters, schedules, today
 from timebot.web.admin.render import denied_page
 from timebot.web.admin.session import AdminDenied
 
@@ -21,5 +21,6 @@ router.include_router(today.router)
 router.include_router(employees.router)
 router.include_router(offices.router)
 router.include_router(schedules.router)
+router.include_router(rosters.router)
 router.include_router(calendar.router)
 router.include_router(ops.router)

@@ -96,16 +96,36 @@ ERROR_TEXTS: Mapping[int, str] = {
     404: "No such object in this token's portal",
     409: "Conflicts with the current state",
     422: "Invalid input: see `errors`",
+    429: "Too many requests from this token (or, without a valid token, this address): "
+    "wait `Retry-After` seconds",
+}
+
+
+def _integer_header(text: str) -> dict[str, Any]:
+    return {"description": text, "schema": {"type": "integer", "minimum": 0}}
+
+
+# Sent with every API response while the limit is on; `Retry-After` with the 429 only.
+RATE_LIMIT_HEADERS: Mapping[str, dict[str, Any]] = {
+    "RateLimit-Limit": _integer_header("Requests allowed at once (the burst)."),
+    "RateLimit-Remaining": _integer_header("Requests allowed right now."),
+    "RateLimit-Reset": _integer_header("Seconds until the full burst is available again."),
+    "Retry-After": _integer_header("Seconds to wait before the next request (at least 1)."),
 }
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """The `responses=` entry documenting these error statuses with the common model."""
-    return {code: {"model": ApiError, "description": ERROR_TEXTS[code]} for code in codes}
+    found: dict[int | str, dict[str, Any]] = {
+        code: {"model": ApiError, "description": ERROR_TEXTS[code]} for code in codes
+    }
+    if 429 in found:
+        found[429]["headers"] = dict(RATE_LIMIT_HEADERS)
+    return found
 
 
-READ_ERRORS = errors(400, 401, 403, 404, 422)
-WRITE_ERRORS = errors(400, 401, 403, 404, 409, 422)
+READ_ERRORS = errors(400, 401, 403, 404, 422, 429)
+WRITE_ERRORS = errors(400, 401, 403, 404, 409, 422, 429)
 
 
 class ApiProblem(Exception):

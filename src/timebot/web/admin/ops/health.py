@@ -1,6 +1,7 @@
 """`/bitrix/app/health`: how the portal's connection stands (mode, token state, events, plan
-limits, housekeeping), the outbox by status and kind, and the dead letters with *retry* (back
-in the queue, attempts reset) and *drop* (status "dropped": kept for the record, never sent).
+limits, housekeeping), the outbox by status and kind, the dead letters with *retry* (back
+in the queue, attempts reset) and *drop* (status "dropped": kept for the record, never sent),
+and the received events parked as dead with *retry* (revived: back in the inbox's queue).
 
 Secrets are never shown: only whether a token is there and until when it is valid.
 """
@@ -17,12 +18,14 @@ from sqlalchemy import func, select, update
 
 from timebot.domain.timezones import as_utc
 from timebot.gateway.directory import DIRECTORY_SYNC_FAILED_AT, DIRECTORY_SYNCED_AT
+from timebot.gateway.inbox import stored_event_name
 from timebot.gateway.install import INSTALLED_BY
 from timebot.gateway.limits import PLAN_CHECKED_AT
 from timebot.gateway.networks import NETWORK_RANGES_FAILED_AT, NETWORK_RANGES_IMPORTED_AT
 from timebot.gateway.periodic import settings_instant
 from timebot.storage import UnitOfWork
-from timebot.storage.tables import OutboxMessage, Portal
+from timebot.storage.tables import Employee, OutboxMessage, Portal, ProcessedEvent
+from timebot.web.admin.i18n import register
 from timebot.web.admin.ops.common import PREFIX, load_portal, not_found, portal_zone
 from timebot.web.admin.render import redirect, render
 from timebot.web.admin.rows import audit
@@ -37,6 +40,39 @@ DEAD_LIMIT = 100
 ERROR_LIMIT = 300
 
 TokenState = Literal["valid", "expiring", "expired", "missing", "webhook"]
+
+register(
+    {
+        "ru": {
+            "ops.health.inbox_dead": "Необработанные события",
+            "ops.health.inbox_lead": (
+                "События Битрикс24, которые не удалось применить после нескольких попыток. "
+                "Устраните причину (см. ошибку) и нажмите «Повторить»: событие снова встанет "
+                "в очередь и будет применено со временем получения."
+            ),
+            "ops.health.no_inbox_dead": "Все полученные события обработаны.",
+            "ops.health.event": "Событие",
+            "ops.health.person": "Сотрудник",
+            "ops.health.received": "Получено",
+            "flash.ops_inbox_revived": "Событие снова в очереди.",
+            "flash.ops_inbox_gone": "Этого события уже нет среди необработанных.",
+        },
+        "en": {
+            "ops.health.inbox_dead": "Unprocessed events",
+            "ops.health.inbox_lead": (
+                "Bitrix24 events that could not be applied after several attempts. Fix the "
+                "cause (see the error) and press Retry: the event is queued again and applied "
+                "with the time it was received."
+            ),
+            "ops.health.no_inbox_dead": "Every received event has been processed.",
+            "ops.health.event": "Event",
+            "ops.health.person": "Person",
+            "ops.health.received": "Received",
+            "flash.ops_inbox_revived": "The event is queued again.",
+            "flash.ops_inbox_gone": "This event is no longer among the unprocessed.",
+        },
+    }
+)
 
 
 def token_state(portal: Portal, now: datetime) -> TokenState:
@@ -64,6 +100,18 @@ class DeadLetter:
     last_error: str
     created_at: datetime
     recipient: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeadEvent:
+    """A received event parked after repeated failures."""
+
+    id: int
+    name: str
+    person: str
+    attempts: int
+    last_error: str
+    received_at: datetime
 
 
 def _recipient(payload: Any) -> str:
@@ -108,15 +156,42 @@ async def _dead(uow: UnitOfWork, portal_id: int) -> list[DeadLetter]:
     ]
 
 
+async def _dead_events(uow: UnitOfWork, portal_id: int) -> list[DeadEvent]:
+    rows = await uow.events.recent(status="dead", portal_id=portal_id, limit=DEAD_LIMIT)
+    user_ids = {int(r.person_key) for r in rows if r.person_key.isdigit()}
+    names: dict[str, str] = {}
+    if user_ids:
+        query = select(Employee.bitrix_user_id, Employee.name).where(
+            Employee.portal_id == portal_id, Employee.bitrix_user_id.in_(user_ids)
+        )
+        names = {str(uid): name for uid, name in (await uow.session.execute(query)).all()}
+    return [
+        DeadEvent(
+            id=r.id,
+            name=stored_event_name(r.payload) or r.source,
+            person=(
+                f"{names[r.person_key]} (#{r.person_key})"
+                if r.person_key in names
+                else (f"#{r.person_key}" if r.person_key else "")
+            ),
+            attempts=r.attempts,
+            last_error=(r.last_error or "")[:ERROR_LIMIT],
+            received_at=as_utc(r.received_at),
+        )
+        for r in rows
+    ]
+
+
 @router.get(PATH, response_class=HTMLResponse)
 async def health_page(request: Request, session: AdminSession = Depends(require_admin)) -> Response:
-    """The portal's connection, the outbox and the dead letters."""
+    """The portal's connection, the outbox, its dead letters and the dead inbox events."""
     container = container_of(request)
     now = container.clock.now()
     async with container.database.unit_of_work() as uow:
         portal = await load_portal(uow, session)
         counts = await _counts(uow, portal.id)
         dead = await _dead(uow, portal.id)
+        dead_events = await _dead_events(uow, portal.id)
         settings = dict(portal.settings or {})
         info = {
             "domain": portal.domain,
@@ -159,6 +234,7 @@ async def health_page(request: Request, session: AdminSession = Depends(require_
         counts=counts,
         totals=totals,
         dead=dead,
+        dead_events=dead_events,
         tz=tz,
         now=now,
     )
@@ -260,3 +336,31 @@ async def dead_letters_retry_all(
             audit(uow, session, now, "outbox.retry_all", "outbox", details={"count": count})
             await uow.commit()
     return redirect(PATH, flash="flash.ops_dead_retry_all" if count else "flash.ops_dead_none")
+
+
+@router.post(f"{PATH}/inbox/{{event_id}}/revive", response_class=HTMLResponse)
+async def revive_dead_event(
+    event_id: int,
+    request: Request,
+    session: AdminSession = Depends(require_admin),
+    _: AdminSession = Depends(check_csrf),
+) -> Response:
+    """Put a dead inbox event back in the queue (attempts start again)."""
+    container = container_of(request)
+    now = container.clock.now()
+    async with container.database.unit_of_work() as uow:
+        row = await uow.session.get(ProcessedEvent, event_id)
+        if row is None or row.portal_id != session.portal_id:
+            raise not_found(session)
+        details = {
+            "event": stored_event_name(row.payload),
+            "person_key": row.person_key,
+            "attempts": row.attempts,
+            "last_error": (row.last_error or "")[:ERROR_LIMIT],
+        }
+        # Conditional on "dead": of two taps (or a tap and `timebot inbox revive`) one counts.
+        if not await uow.events.revive([event_id], portal_id=session.portal_id):
+            return redirect(PATH, flash="flash.ops_inbox_gone")
+        audit(uow, session, now, "event.revived", "event", event_id, details)
+        await uow.commit()
+    return redirect(PATH, flash="flash.ops_inbox_revived")
