@@ -21,6 +21,7 @@ from timebot.logs import configure_logging
 from timebot.metrics import count_mark
 from timebot.storage.committed_marks import on_committed_mark
 from timebot.storage.database import Database
+from timebot.storage.repositories.rate_buckets import RateBucketStore
 
 
 @dataclass
@@ -92,7 +93,11 @@ def build_container(
         client_secret=gateway.client_secret,
         clock=clock,
     )
-    bitrix = BitrixClient(http, RateLimiter(), refresher=refresher, clock=clock)
+    # One bucket per portal for every process on this database, as Bitrix24 meters the portal;
+    # timed by the wall clock (the portal drains in real time, whatever `clock` says). One
+    # request of the burst is left for the jitter between our count and the portal's.
+    limiter = RateLimiter(store=RateBucketStore(database, clock=SystemClock()), headroom=1)
+    bitrix = BitrixClient(http, limiter, refresher=refresher, clock=clock)
     return Container(
         settings=settings,
         database=database,

@@ -92,6 +92,16 @@ def _as_dict(value: Any) -> dict[str, Any]:
     return {}
 
 
+def _response(body: Mapping[str, Any]) -> RestResponse:
+    timing = body.get("time")
+    return RestResponse(
+        result=body.get("result"),
+        total=_as_int(body.get("total")),
+        next=_as_int(body.get("next")),
+        time=timing if isinstance(timing, Mapping) else {},
+    )
+
+
 def _page_items(result: Any, items_key: str | None) -> list[Any]:
     if items_key is not None:
         if not isinstance(result, Mapping) or not isinstance(result.get(items_key), list):
@@ -144,18 +154,19 @@ class BitrixClient:
         return self._limiter
 
     async def call(
-        self, auth: PortalAuth, method: str, params: Mapping[str, Any] | None = None
+        self,
+        auth: PortalAuth,
+        method: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        turn_taken: bool = False,
     ) -> RestResponse:
         """Call `method` with `params` (sent as a JSON body) and return its result; raises a
-        `BitrixError` subclass when the portal refuses or retries run out."""
-        body = await self._call_raw(auth, method, params)
-        timing = body.get("time")
-        return RestResponse(
-            result=body.get("result"),
-            total=_as_int(body.get("total")),
-            next=_as_int(body.get("next")),
-            time=timing if isinstance(timing, Mapping) else {},
-        )
+        `BitrixError` subclass when the portal refuses or retries run out.
+
+        `turn_taken`: the caller already took this request's room with `limiter.acquire`
+        (to fill the request after its turn came); retries take their own."""
+        return _response(await self._call_raw(auth, method, params, turn_taken=turn_taken))
 
     async def batch(
         self,
@@ -163,6 +174,7 @@ class BitrixClient:
         commands: Mapping[str, tuple[str, Mapping[str, Any]]],
         *,
         halt: bool = False,
+        turn_taken: bool = False,
     ) -> BatchResponse:
         """Run up to 50 commands `{key: (method, params)}` in one request (one unit of the rate
         limit). Later commands may refer to earlier results as `$result[key][FIELD]`."""
@@ -175,7 +187,8 @@ class BitrixClient:
             if method.lower() == "batch":
                 raise ValueError("batch cannot be nested")
             cmd[str(key)] = f"{method}?{build_query(params)}"
-        response = await self.call(auth, "batch", {"halt": 1 if halt else 0, "cmd": cmd})
+        body = {"halt": 1 if halt else 0, "cmd": cmd}
+        response = _response(await self._call_raw(auth, "batch", body, turn_taken=turn_taken))
         inner = response.result if isinstance(response.result, Mapping) else {}
         errors: dict[str, BitrixError] = {}
         for key, err in _as_dict(inner.get("result_error")).items():
@@ -243,12 +256,19 @@ class BitrixClient:
         ]
 
     async def _call_raw(
-        self, auth: PortalAuth, method: str, params: Mapping[str, Any] | None
+        self,
+        auth: PortalAuth,
+        method: str,
+        params: Mapping[str, Any] | None,
+        *,
+        turn_taken: bool = False,
     ) -> Mapping[str, Any]:
         refreshed = False
         attempt = 0
         while True:
-            await self._limiter.acquire(auth.member_id)
+            if not turn_taken:
+                await self._limiter.acquire(auth.member_id)
+            turn_taken = False  # a repeated request takes its own turn
             started = self._monotonic()
             try:
                 body = await self._send(auth, method, params)
@@ -266,8 +286,9 @@ class BitrixClient:
                 if delay is None:
                     raise
                 if isinstance(error, QueryLimitExceeded):
-                    # The portal's bucket is full although ours had room: someone else shares it.
-                    self._limiter.penalize(auth.member_id, delay)
+                    # The portal's bucket is full although ours had room: someone else shares
+                    # it. Hold this portal's callers (in every process, with a shared store).
+                    await self._limiter.hold(auth.member_id, delay)
                 await self._sleep(delay)
                 attempt += 1
                 continue

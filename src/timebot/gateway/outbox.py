@@ -2,7 +2,8 @@
 rate limiter, settle each row (sent / retry with back-off / dead letter).
 
 One batch request is one unit of Bitrix24's leaky bucket, so packing replies into batches is what
-lets a 2 requests/s portal receive ~100 messages/s.
+lets a 2 requests/s portal receive ~100 messages/s. A request takes the portal's turn first and
+is filled after: rows queued while the worker waited for the turn go in it too.
 """
 
 from __future__ import annotations
@@ -109,14 +110,17 @@ class OutboxDispatcher:
         self.claim_limit = claim_limit
         self.lease = lease
 
-    async def claim(self) -> list[Claimed]:
+    async def claim(
+        self, *, portal_id: int | None = None, limit: int | None = None
+    ) -> list[Claimed]:
         async with self.database.unit_of_work() as uow:
             rows = await uow.outbox.claim(
                 now=self.clock.now(),
                 worker=self.worker,
                 lease=self.lease,
-                limit=self.claim_limit,
+                limit=self.claim_limit if limit is None else limit,
                 exclude_kinds=NOT_REST,
+                portal_id=portal_id,
             )
             claimed = [
                 Claimed(
@@ -142,18 +146,21 @@ class OutboxDispatcher:
             by_portal[row.portal_id].append(row)
         # Keep the lease while we work: a slow or retried call may outlast it, and another
         # worker would then send the same rows again and again. If this worker dies, the
-        # renewals stop and the lease runs out as before.
+        # renewals stop and the lease runs out as before. Rows claimed later join `leased`.
+        leased = {r.id for r in claimed}
         done = asyncio.Event()
-        holder = asyncio.create_task(self._hold_lease([r.id for r in claimed], done))
+        holder = asyncio.create_task(self._hold_lease(leased, done))
         try:
             # Portals have separate rate limits: send to them side by side.
-            await asyncio.gather(*(self._send_portal(pid, rows) for pid, rows in by_portal.items()))
+            added = await asyncio.gather(
+                *(self._send_portal(pid, rows, leased) for pid, rows in by_portal.items())
+            )
         finally:
             done.set()
             await holder
-        return len(claimed)
+        return len(claimed) + sum(added)
 
-    async def _hold_lease(self, ids: list[int], done: asyncio.Event) -> None:
+    async def _hold_lease(self, ids: set[int], done: asyncio.Event) -> None:
         """Renew the lease on `ids` every third of its length until `done` is set."""
         interval = max(self.lease.total_seconds() / 3, 0.05)
         while not done.is_set():
@@ -161,7 +168,7 @@ class OutboxDispatcher:
                 await asyncio.wait_for(done.wait(), timeout=interval)
                 return
             try:
-                await self._renew(ids)
+                await self._renew(list(ids))
             except Exception:  # the database may be away for a moment: try again next time
                 log.warning("outbox.lease_renew_failed", rows=len(ids), exc_info=True)
 
@@ -173,7 +180,8 @@ class OutboxDispatcher:
             await uow.commit()
         return held
 
-    async def _send_portal(self, portal_id: int, rows: list[Claimed]) -> None:
+    async def _send_portal(self, portal_id: int, rows: list[Claimed], leased: set[int]) -> int:
+        """Send one portal's rows; returns how many more rows it claimed on the way."""
         async with self.database.unit_of_work() as uow:
             portal = await uow.portals.get(portal_id)
             try:
@@ -182,10 +190,20 @@ class OutboxDispatcher:
                 auth = portal_auth(portal)
             except PortalNotConnected as exc:
                 await self._settle_failures(rows, exc, final=True)
-                return
+                return 0
             apply_portal_limits(self.client, portal)
-        for start in range(0, len(rows), BATCH_SIZE):
-            chunk = rows[start : start + BATCH_SIZE]
+        added = 0
+        pending = list(rows)
+        while pending:
+            chunk, pending = pending[:BATCH_SIZE], pending[BATCH_SIZE:]
+            # The portal's turn first, then the request: what was queued for this portal
+            # while we waited rides along instead of waiting for the next turn.
+            await self.client.limiter.acquire(auth.member_id)
+            if not pending and len(chunk) < BATCH_SIZE:
+                more = await self.claim(portal_id=portal_id, limit=BATCH_SIZE - len(chunk))
+                leased.update(r.id for r in more)
+                chunk += more
+                added += len(more)
             # Rows another worker took over meanwhile are theirs to send now.
             held = await self._renew([r.id for r in chunk])
             chunk = [r for r in chunk if r.id in held]
@@ -193,11 +211,15 @@ class OutboxDispatcher:
                 continue
             try:
                 if len(chunk) == 1:
-                    response = await self.client.call(auth, chunk[0].method, chunk[0].params)
+                    response = await self.client.call(
+                        auth, chunk[0].method, chunk[0].params, turn_taken=True
+                    )
                     await self._settle({chunk[0].id: response.result}, {}, chunk)
                 else:
                     batch = await self.client.batch(
-                        auth, {f"o{r.id}": (r.method, r.params) for r in chunk}
+                        auth,
+                        {f"o{r.id}": (r.method, r.params) for r in chunk},
+                        turn_taken=True,
                     )
                     results = {int(k[1:]): v for k, v in batch.results.items()}
                     errors = {int(k[1:]): e for k, e in batch.errors.items()}
@@ -209,6 +231,7 @@ class OutboxDispatcher:
             except Exception as exc:  # network or programming error: retry later, keep going
                 log.exception("outbox.send_failed", portal_id=portal_id)
                 await self._settle_failures(chunk, exc, final=False)
+        return added
 
     async def _settle(
         self, results: dict[int, Any], errors: dict[int, BitrixError], rows: Sequence[Claimed]

@@ -23,7 +23,8 @@ from timebot.storage.tables import (
 
 from .rows import NOW, new_mark, seed_portal
 
-GLOBAL_TABLES = {"job_runs"}  # not owned by any portal
+# Not owned by any portal (rate_buckets is keyed by the rate limiter's key, the member_id).
+GLOBAL_TABLES = {"job_runs", "rate_buckets"}
 # Owned through a parent row rather than a portal_id of their own.
 OWNED_THROUGH_PARENT = {"employee_offices": EmployeeOffice.employee_id}
 

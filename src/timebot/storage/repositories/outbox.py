@@ -63,10 +63,12 @@ class OutboxRepository:
         limit: int,
         kinds: Sequence[str] | None = None,
         exclude_kinds: Sequence[str] = (),
+        portal_id: int | None = None,
     ) -> Sequence[OutboxMessage]:
         """Lease up to `limit` due rows to `worker` (commit right after to publish the lease).
 
-        `kinds` / `exclude_kinds` split the work between dispatchers (Bitrix24 REST vs SMTP).
+        `kinds` / `exclude_kinds` split the work between dispatchers (Bitrix24 REST vs SMTP);
+        `portal_id` takes one portal's rows only.
         """
         stmt = select(OutboxMessage).where(
             OutboxMessage.status == "pending",
@@ -77,6 +79,8 @@ class OutboxRepository:
             stmt = stmt.where(OutboxMessage.kind.in_(list(kinds)))
         if exclude_kinds:
             stmt = stmt.where(OutboxMessage.kind.not_in(list(exclude_kinds)))
+        if portal_id is not None:
+            stmt = stmt.where(OutboxMessage.portal_id == portal_id)
         stmt = stmt.order_by(OutboxMessage.id).limit(limit).with_for_update(skip_locked=True)
         rows = (await self.session.execute(stmt)).scalars().all()
         for row in rows:

@@ -11,6 +11,7 @@ from timebot.storage.tables.marks import MARK_KINDS, LocationFix, Mark
 from timebot.storage.tables.offices import Office, Zone
 from timebot.storage.tables.outbox import OutboxMessage
 from timebot.storage.tables.portals import Portal
+from timebot.storage.tables.rate_buckets import RateBucket
 from timebot.storage.tables.schedules import (
     CalendarOverride,
     Schedule,
@@ -43,6 +44,7 @@ __all__ = [
     "OutboxMessage",
     "Portal",
     "ProcessedEvent",
+    "RateBucket",
     "Schedule",
     "ScheduleAssignment",
     "Shift",
