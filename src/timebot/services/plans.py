@@ -7,14 +7,15 @@ API; this module is the one reader of that format:
              "week_hours": 40, "follow_calendar": true}
 - flexible: {"minimum_hours": 8, "core_start": "11:00", "core_end": "16:00",
              "workdays": [0, 1, 2, 3, 4], "week_hours": 40, "follow_calendar": true}
-- shift:    {"break": 30}  (the roster itself is the `shifts` table)
+- shift:    {"break": 30}  (the roster itself is the `shifts` table; a shift row's own
+            `break_minutes` overrides the break of its schedule)
 
 Tolerances: `late_tolerance_min` / `early_tolerance_min` columns, the rest under "tolerance".
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -45,6 +46,9 @@ __all__ = [
     "load_plan",
     "load_plans",
     "parse_definition",
+    "roster_of",
+    "schedule_break",
+    "shift_breaks",
 ]
 
 # Used when nothing is assigned: a standard Russian office week.
@@ -141,7 +145,6 @@ class WorkPlan:
     assignments: tuple[Assignment[Schedule], ...]
     calendar: ProductionCalendar | None
     roster: tuple[Shift, ...] = ()
-    shift_break_minutes: int = 0
     default: DomainSchedule = DEFAULT_SCHEDULE
     _cache: dict[date, DomainSchedule] = field(default_factory=dict, compare=False, repr=False)
 
@@ -193,30 +196,55 @@ async def load_plan(
     window_start = local_day_bounds(start, tz)[0] - timedelta(days=1)
     window_end = local_day_bounds(end, tz)[1] + timedelta(days=1)
     shift_rows = await plans.shifts(employee_id, start=window_start, end=window_end)
-    shift_break = max(
-        (int((s.definition or {}).get("break", 0)) for _, s in rows if s.kind == "shift"),
-        default=0,
-    )
-    roster = roster_of(shift_rows, tz, shift_break)
+    breaks = await shift_breaks(plans, (s for _, s in rows), shift_rows)
     return WorkPlan(
         employee_id=employee_id,
         department_ids=tuple(department_ids),
         assignments=assignments,
         calendar=calendar,
-        roster=roster,
-        shift_break_minutes=shift_break,
+        roster=roster_of(shift_rows, tz, breaks),
     )
 
 
-def roster_of(rows: Sequence[Any], tz: ZoneInfo, break_minutes: int) -> tuple[Shift, ...]:
-    """Shift rows (UTC instants) as a roster of local shifts, one per start date."""
+def schedule_break(definition: Mapping[str, Any] | None) -> int:
+    """The break per shift a shift schedule's definition sets (0 when unset or unreadable)."""
+    try:
+        return max(0, int((definition or {}).get("break", 0)))
+    except (TypeError, ValueError):
+        return 0
+
+
+async def shift_breaks(
+    plans: PlanRepository, known: Iterable[Schedule], shift_rows: Iterable[Any]
+) -> dict[int, int]:
+    """The break of every schedule the shift rows belong to, by schedule id: read from the
+    `known` schedule rows, and from the database for the rest (a shift can belong to a schedule
+    that is no longer assigned or active)."""
+    breaks = {s.id: schedule_break(s.definition) for s in known if s.kind == "shift"}
+    missing = {
+        r.schedule_id
+        for r in shift_rows
+        if r.break_minutes is None and r.schedule_id is not None and r.schedule_id not in breaks
+    }
+    if missing:
+        for schedule_id, definition in (await plans.definitions(missing)).items():
+            breaks[schedule_id] = schedule_break(definition)
+    return breaks
+
+
+def roster_of(rows: Sequence[Any], tz: ZoneInfo, breaks: Mapping[int, int]) -> tuple[Shift, ...]:
+    """Shift rows (UTC instants) as a roster of local shifts, one per start date. Each shift's
+    break is its row's own `break_minutes`, else its schedule's (`breaks`, by schedule id),
+    else none."""
     shifts: dict[date, Shift] = {}
     for row in rows:
         starts: datetime = row.starts_at.astimezone(tz)
+        if starts.date() in shifts:
+            continue
         ends: datetime = row.ends_at.astimezone(tz)
-        shifts.setdefault(
-            starts.date(), Shift(starts.date(), starts.time(), ends.time(), break_minutes)
-        )
+        own: int | None = row.break_minutes
+        pause = own if own is not None else breaks.get(row.schedule_id, 0)
+        shifts[starts.date()] = Shift(starts.date(), starts.time(), ends.time(), max(pause, 0))
     return tuple(shifts.values())
 
 

@@ -31,7 +31,7 @@ from timebot.domain.timesheet import (
 )
 from timebot.domain.timezones import local_day_bounds, resolve_zone
 from timebot.domain.workday import WorkDay
-from timebot.services.plans import WorkPlan, roster_of
+from timebot.services.plans import WorkPlan, roster_of, shift_breaks
 from timebot.services.tracking import Person
 from timebot.storage import UnitOfWork
 from timebot.storage.repositories.reporting import MarkFact, ReportingRepository
@@ -190,29 +190,27 @@ async def load_plans(
         for a, s in rows
         if a.scope == "portal" or a.target_id is not None
     )
-    shift_break = max(
-        (int((s.definition or {}).get("break", 0)) for _, s in rows if s.kind == "shift"),
-        default=0,
-    )
     # Two days of margin cover every zone's local dates (UTC-12 .. UTC+14).
     window_start = local_day_bounds(start, ZoneInfo("UTC"))[0] - timedelta(days=2)
     window_end = local_day_bounds(end, ZoneInfo("UTC"))[1] + timedelta(days=2)
     shifts = await ReportingRepository(uow.session).shifts(
         portal_id, start=window_start, end=window_end
     )
+    breaks = await shift_breaks(
+        uow.plans, (s for _, s in rows), (r for found in shifts.values() for r in found)
+    )
     personal = {
         str(a.target) for a in assignments if a.scope is Scope.EMPLOYEE and a.target is not None
     }
     plans: dict[int, WorkPlan] = {}
     for person in people:
-        roster = roster_of(shifts.get(person.employee_id, ()), person.tz, shift_break)
+        roster = roster_of(shifts.get(person.employee_id, ()), person.tz, breaks)
         plans[person.employee_id] = WorkPlan(
             employee_id=person.employee_id,
             department_ids=person.department_ids,
             assignments=assignments,
             calendar=calendar,
             roster=roster,
-            shift_break_minutes=shift_break,
         )
     return PlanBook(plans, personal)
 

@@ -1,7 +1,8 @@
 """The bulk timesheet (compact mark tracks, the lean tally) against the per-person domain path
 on a real SQLite and PostgreSQL database: a month with a DST change, people in three zones,
 night work, forgotten check-outs, stray marks, corrections, marks at any microsecond and a day
-still open at "now". Every cell, total and late-day count must be the same."""
+still open at "now"; night workers on two shift schedules (30 and 60 min breaks) with some
+shifts' own breaks. Every cell, total and late-day count must be the same."""
 
 from __future__ import annotations
 
@@ -12,7 +13,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.support.rows import employee_row, flushed, mark_row, migrated_with, portal_row
+from tests.support.rows import (
+    assignment_row,
+    employee_row,
+    flushed,
+    mark_row,
+    migrated_with,
+    portal_row,
+    schedule_row,
+    shift_row,
+)
 from timebot.bot.people import person_for, plan_for, portal_calendar
 from timebot.domain.marks import Mark as DomainMark
 from timebot.domain.marks import MarkKind
@@ -22,7 +32,7 @@ from timebot.domain.timezones import local_day_bounds
 from timebot.domain.workday import assemble
 from timebot.services.timesheet import MonthTimesheet, gather_timesheet, late_by, month_bounds
 from timebot.services.tracking import to_domain
-from timebot.storage import Database
+from timebot.storage import Database, UnitOfWork
 from timebot.storage.repositories.reporting import ReportingRepository
 
 YEAR, MONTH = 2025, 10  # Europe/Berlin leaves summer time on 26 October
@@ -30,6 +40,27 @@ FIRST, LAST = month_bounds(YEAR, MONTH)
 NOW = datetime(2025, 10, 20, 11, 30, tzinfo=UTC)  # mid-month: later days are still ahead
 ZONES = [None, "Europe/Berlin", "Asia/Yekaterinburg"]  # None: the portal's (Moscow)
 TIE = datetime(2025, 10, 8, 7, 0, 0, 123456, tzinfo=UTC)
+OWN_BREAKS = (None, None, 0, None, 90)  # every few shifts a break of their own
+
+
+async def night_roster(
+    uow: UnitOfWork, portal_id: int, employee_id: int, schedule: int, tz: ZoneInfo
+) -> None:
+    """Shifts 22:00-06:00 local on the person's weekdays, some with a break of their own."""
+    uow.session.add(
+        assignment_row(portal_id, schedule, employee_id=employee_id, valid_from=date(2025, 9, 1))
+    )
+    d, i = FIRST - timedelta(days=1), 0
+    while d <= LAST:
+        if d.weekday() < 5:
+            starts = datetime.combine(d, time(22), tzinfo=tz)
+            row = shift_row(
+                portal_id, employee_id, starts, starts + timedelta(hours=8), schedule_id=schedule
+            )
+            row.break_minutes = OWN_BREAKS[i % len(OWN_BREAKS)]
+            uow.session.add(row)
+            i += 1
+        d += timedelta(days=1)
 
 
 def local(d: date, minutes: int, tz: ZoneInfo, rng: random.Random) -> datetime:
@@ -71,6 +102,17 @@ async def db(database_url: str) -> AsyncIterator[tuple[Database, int, list[int]]
     ids: list[int] = []
     try:
         async with db.unit_of_work() as uow:
+            shift_schedules = [
+                (
+                    await flushed(
+                        uow,
+                        schedule_row(
+                            portal_id, name=f"Nights {b}", kind="shift", definition={"break": b}
+                        ),
+                    )
+                ).id
+                for b in (30, 60)
+            ]
             for n in range(24):
                 zone = ZONES[n % 3]
                 employee = await flushed(
@@ -78,6 +120,11 @@ async def db(database_url: str) -> AsyncIterator[tuple[Database, int, list[int]]
                     employee_row(portal_id, 500 + n, tz=zone, departments=[1 + n % 2]),
                 )
                 ids.append(employee.id)
+                if n % 4 == 3 and n < 16:  # nights: two people on each shift schedule
+                    schedule = shift_schedules[n // 8]
+                    await night_roster(
+                        uow, portal_id, employee.id, schedule, ZoneInfo(zone or "Europe/Moscow")
+                    )
                 rows = [
                     mark_row(portal_id, employee.id, kind, at)
                     for kind, at in month_of_marks(rng, n, ZoneInfo(zone or "Europe/Moscow"))
@@ -173,6 +220,25 @@ async def test_the_bulk_timesheet_equals_the_per_person_domain_path(
     assert any(v[2] > 0 for v in bulk.values())
     assert any(late.values())
     assert any(c.code is None for v in bulk.values() for c in v[0])
+    # Each rostered shift's norm is its length less its own break, else its schedule's.
+    norms = {n: bulk[ids[n]][3] for n in (3, 7, 11, 15)}
+    assert norms == pytest.approx(
+        {3: rostered_norm(30), 7: rostered_norm(30), 11: rostered_norm(60), 15: rostered_norm(60)}
+    )
+    assert rostered_norm(30) != rostered_norm(60)
+
+
+def rostered_norm(schedule_break: int) -> float:
+    """The month's norm of a `night_roster` person whose schedule has `schedule_break`."""
+    d, i, minutes = FIRST - timedelta(days=1), 0, 0
+    while d <= LAST:
+        if d.weekday() < 5:
+            own = OWN_BREAKS[i % len(OWN_BREAKS)]
+            if d >= FIRST:
+                minutes += 8 * 60 - (schedule_break if own is None else own)
+            i += 1
+        d += timedelta(days=1)
+    return minutes / 60
 
 
 async def test_tracks_hold_the_standing_marks_in_order_to_the_microsecond(

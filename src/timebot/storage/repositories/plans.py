@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,6 +41,14 @@ class PlanRepository:
             .order_by(Shift.starts_at)
         )
         return list(await self.session.scalars(query))
+
+    async def definitions(self, schedule_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """The stored definitions of these schedules (any state), by id."""
+        ids = sorted(set(schedule_ids))
+        if not ids:
+            return {}
+        query = select(Schedule.id, Schedule.definition).where(Schedule.id.in_(ids))
+        return {int(i): d or {} for i, d in (await self.session.execute(query)).all()}
 
     async def overrides(self, portal_id: int, *, start: date, end: date) -> list[CalendarOverride]:
         query = select(CalendarOverride).where(

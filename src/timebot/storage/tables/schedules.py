@@ -55,11 +55,15 @@ class ScheduleAssignment(Base):
 
 
 class Shift(Base):
-    """A planned shift of one person (for "shift" schedules); may cross midnight."""
+    """A planned shift of one person (for "shift" schedules); may cross midnight.
+
+    `break_minutes` is this shift's own break; None means its schedule's `definition["break"]`.
+    """
 
     __tablename__ = "shifts"
     __table_args__ = (
         CheckConstraint("ends_at > starts_at", name="positive_length"),
+        CheckConstraint("break_minutes BETWEEN 0 AND 720", name="break_range"),
         Index(None, "employee_id", "starts_at"),
     )
 
@@ -69,6 +73,7 @@ class Shift(Base):
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
     schedule_id: Mapped[int | None] = reference("schedules.id", ondelete="SET NULL")
+    break_minutes: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = created_at_column()
 
 

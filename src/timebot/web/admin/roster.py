@@ -21,6 +21,7 @@ from timebot.web.admin import roster_batch
 from timebot.web.admin.forms import Form, Invalid, read_form
 from timebot.web.admin.render import redirect, render
 from timebot.web.admin.roster_data import (
+    MAX_BREAK,
     LocalShift,
     Period,
     Problem,
@@ -73,9 +74,13 @@ def _shift_of(form: Form) -> LocalShift | None:
     day = checked_day(form, "day")
     start = form.clock("start")
     end = form.clock("end")
+    # Empty: the schedule's break.
+    pause = form.integer("break_minutes", minimum=0, maximum=MAX_BREAK, required=False)
     if employee_id is None or day is None or start is None or end is None:
         return None
-    return LocalShift(employee_id, day, start, end)
+    if form.errors:
+        return None
+    return LocalShift(employee_id, day, start, end, break_minutes=pause)
 
 
 def _refuse(form: Form, problems: Sequence[Problem]) -> None:
@@ -170,6 +175,7 @@ async def _shift_page(
             "day": shift.on.isoformat(),
             "start": shift.start.strftime("%H:%M"),
             "end": shift.end.strftime("%H:%M"),
+            "break_minutes": "" if shift.break_minutes is None else str(shift.break_minutes),
         },
         errors=errors or {},
         view=view,
@@ -198,7 +204,7 @@ async def change_shift(
     session: AdminSession = Depends(check_csrf),
     _: AdminSession = Depends(require_admin),
 ) -> Response:
-    """Move a shift: another day, other times or another person."""
+    """Move a shift (another day, other times or another person) or change its break."""
     form = await read_form(request, session)
     planned = _shift_of(form)
     container = container_of(request)
@@ -213,6 +219,7 @@ async def change_shift(
             row.employee_id = planned.employee_id
             row.starts_at, row.ends_at = planned.span(roster.tz(planned.employee_id))
             row.schedule_id = schedule.id
+            row.break_minutes = planned.break_minutes
             audit(
                 uow,
                 session,
@@ -256,6 +263,7 @@ async def delete_shift(
             "schedule_id": row.schedule_id,
             "starts_at": row.starts_at.isoformat(),
             "ends_at": row.ends_at.isoformat(),
+            "break_minutes": row.break_minutes,
         }
         await uow.session.delete(row)
         audit(uow, session, now, "shift.deleted", "shift", shift_id, gone)

@@ -180,7 +180,15 @@ async def bulk_entry(
                 elif employee_id is None:
                     errors[line.number] = LineError(line.number, line.text, why)
                 else:
-                    planned.append(LocalShift(employee_id, line.day, line.start, line.end))
+                    planned.append(
+                        LocalShift(
+                            employee_id,
+                            line.day,
+                            line.start,
+                            line.end,
+                            break_minutes=line.break_minutes,
+                        )
+                    )
                     sources.append(line)
             removed: list[LocalShift] = []
             if form.flag("replace") and planned:

@@ -2,11 +2,15 @@
 
     2026-03-02 22:00-06:00 Иван Петров        text: date, start-end, person (optional)
     02.03.2026 09:00–21:00 7                  a day.month.year date; a Bitrix24 user id
+    2026-03-02 08:00-20:00 (90) Иван Петров   a break of its own, in minutes, after the times
     2026-03-02,22:00,06:00,ivan@example.com   CSV (, ; or tab): date, start, end, person
+    2026-03-02,08:00,12:00,(0),7              CSV with a break cell before the person
     # a comment                               empty lines and comments are skipped
 
 A person is named by full name (either order), e-mail or Bitrix24 user id; a line without one
 is for the person chosen in the form. A CSV header line (date,start,end,person) is skipped.
+The break is written in parentheses — "(45)", "(45 мин)", "(45 min)" — so that it cannot be
+taken for a Bitrix24 user id; a line without one has its schedule's break.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from datetime import date, time
 from typing import Final
 
 from timebot.storage.tables import Employee
+from timebot.web.admin.roster_data import MAX_BREAK
 
 __all__ = ["MAX_LINES", "BulkLine", "LineError", "PersonIndex", "parse_lines"]
 
@@ -29,6 +34,9 @@ _TEXT: Final = re.compile(
 _RANGE: Final = re.compile(r"^(?P<start>\d{1,2}:\d{2})\s*[-–—]\s*(?P<end>\d{1,2}:\d{2})$")
 _CLOCK: Final = re.compile(r"^\d{1,2}:\d{2}$")
 _HEADERS: Final = frozenset({"date", "day", "дата", "день"})
+# "(45)" / "(45 мин)" / "(45 min)" first in what follows the times, then the person.
+_BREAK: Final = re.compile(r"^\((?P<inside>[^)]*)\)\s*[,;\t]?\s*(?P<rest>.*)$", re.S)
+_MINUTES: Final = re.compile(r"^(?P<n>\d{1,4})\s*(?:мин|min|m|м)?\.?$", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +49,7 @@ class BulkLine:
     start: time
     end: time
     who: str
+    break_minutes: int | None = None  # None: the schedule's
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +129,20 @@ def parse_lines(text: str) -> tuple[list[BulkLine], list[LineError]]:
             bad = start_text if start is None else end_text
             errors.append(LineError(number, line, "roster.line_time", {"value": bad}))
             continue
-        lines.append(BulkLine(number, line, day, start, end, who))
+        pause: int | None = None
+        found = _BREAK.match(who)
+        if found:
+            minutes = _MINUTES.match(found["inside"].strip())
+            if minutes is None or int(minutes["n"]) > MAX_BREAK:
+                value = f"({found['inside']})"
+                errors.append(
+                    LineError(
+                        number, line, "roster.line_break", {"value": value, "max": str(MAX_BREAK)}
+                    )
+                )
+                continue
+            pause, who = int(minutes["n"]), found["rest"].strip()
+        lines.append(BulkLine(number, line, day, start, end, who, pause))
     return lines, errors
 
 

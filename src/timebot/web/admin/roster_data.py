@@ -6,7 +6,8 @@ zone the bot computes their plan in (`bot.people.person_for`), so 22:00 typed he
 the bot expects. A shift belongs to the local date it starts on; an end at or before the start
 falls on the next day. The plan keeps one shift per person and start date
 (`domain.schedules.ShiftSchedule`), so a second one on the same date, or one overlapping another
-of the person's shifts, is refused.
+of the person's shifts, is refused. A shift may have a break of its own; without one it has its
+schedule's (as `services.plans.roster_of` reads it).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy import select
 
 from timebot.bot.people import person_for
 from timebot.domain.schedules import Assignment, Scope, local_instant, resolve_schedule
+from timebot.services.plans import schedule_break
 from timebot.services.tracking import Person
 from timebot.storage import UnitOfWork
 from timebot.storage.tables import Employee, Portal, Schedule, Shift
@@ -31,6 +33,7 @@ from timebot.web.admin.session import AdminSession
 __all__ = [
     "FIRST_DAY",
     "LAST_DAY",
+    "MAX_BREAK",
     "MAX_PERIOD_DAYS",
     "PERIODS",
     "LocalShift",
@@ -51,6 +54,8 @@ MAX_PERIOD_DAYS: Final = 62
 FIRST_DAY: Final = date(2000, 1, 1)
 LAST_DAY: Final = date(2099, 12, 31)
 _SCOPES: Final = frozenset(s.value for s in Scope)
+# A shift's own break, in minutes (the `shifts.break_minutes` check constraint).
+MAX_BREAK: Final = 720
 
 
 def monday_of(d: date) -> date:
@@ -115,7 +120,8 @@ def period_of(kind: str, start: str, today: date) -> Period:
 @dataclass(frozen=True, slots=True)
 class LocalShift:
     """A shift in its person's local time: starts on `on` at `start`, ends at `end` (the next
-    day when `end` is at or before `start`)."""
+    day when `end` is at or before `start`); `break_minutes` is its own break (None: the
+    schedule's)."""
 
     employee_id: int
     on: date
@@ -123,6 +129,7 @@ class LocalShift:
     end: time
     id: int | None = None
     schedule_id: int | None = None
+    break_minutes: int | None = None
 
     @property
     def crosses_midnight(self) -> bool:
@@ -142,7 +149,15 @@ class LocalShift:
 
     @classmethod
     def of(cls, row: Shift, tz: ZoneInfo) -> LocalShift:
-        return cls.between(row.employee_id, row.starts_at, row.ends_at, tz, row.id, row.schedule_id)
+        return cls.between(
+            row.employee_id,
+            row.starts_at,
+            row.ends_at,
+            tz,
+            row.id,
+            row.schedule_id,
+            row.break_minutes,
+        )
 
     @classmethod
     def between(
@@ -153,10 +168,19 @@ class LocalShift:
         tz: ZoneInfo,
         shift_id: int | None = None,
         schedule_id: int | None = None,
+        break_minutes: int | None = None,
     ) -> LocalShift:
         """The shift stored as the UTC instants [starts_at, ends_at), seen in zone `tz`."""
         starts, ends = starts_at.astimezone(tz), ends_at.astimezone(tz)
-        return cls(employee_id, starts.date(), starts.time(), ends.time(), shift_id, schedule_id)
+        return cls(
+            employee_id,
+            starts.date(),
+            starts.time(),
+            ends.time(),
+            shift_id,
+            schedule_id,
+            break_minutes,
+        )
 
 
 def _departments(employee: Employee) -> tuple[int, ...]:
@@ -175,6 +199,8 @@ class Roster:
     schedule: Schedule
     assignments: tuple[Assignment[Schedule], ...]
     employees: dict[int, Employee]
+    # The break of each of the portal's shift schedules, by id.
+    breaks: dict[int, int] = field(default_factory=dict)
     people: dict[int, Person] = field(default_factory=dict)
     _follows: dict[tuple[int, date], bool] = field(default_factory=dict)
 
@@ -210,6 +236,15 @@ class Roster:
         ids.update(e for e in with_shifts if e in self.employees)
         return sorted((self.employees[e] for e in ids), key=lambda e: (e.name.casefold(), e.id))
 
+    def break_of(self, shift: LocalShift) -> int:
+        """The break the plan gives `shift` (as `services.plans.roster_of` does): its own,
+        else its schedule's, else none."""
+        if shift.break_minutes is not None:
+            return shift.break_minutes
+        if shift.schedule_id == self.schedule.id:
+            return schedule_break(self.schedule.definition)
+        return self.breaks.get(shift.schedule_id, 0) if shift.schedule_id is not None else 0
+
     def name(self, employee_id: int) -> str:
         employee = self.employees.get(employee_id)
         return employee.name if employee is not None else f"#{employee_id}"
@@ -224,7 +259,12 @@ class Roster:
         end = datetime.combine(last, time(0), tzinfo=UTC) + timedelta(days=3)
         # Plain columns, not ORM rows: a month of a large roster is thousands of shifts.
         query = select(
-            Shift.id, Shift.employee_id, Shift.starts_at, Shift.ends_at, Shift.schedule_id
+            Shift.id,
+            Shift.employee_id,
+            Shift.starts_at,
+            Shift.ends_at,
+            Shift.schedule_id,
+            Shift.break_minutes,
         ).where(Shift.portal_id == self.portal.id, Shift.starts_at < end, Shift.ends_at > start)
         if employee_ids is not None:
             ids = sorted(set(employee_ids) & set(self.employees))
@@ -242,6 +282,7 @@ class Roster:
                 self.tz(row.employee_id),
                 row.id,
                 row.schedule_id,
+                row.break_minutes,
             )
             for row in rows
         ]
@@ -273,7 +314,13 @@ async def load_roster(uow: UnitOfWork, session: AdminSession, schedule: Schedule
         for e in await uow.employees.active(session.portal_id)
         if employee_visible(e, session, managed)
     }
-    return Roster(portal, schedule, assignments, employees)
+    found = await uow.session.execute(
+        select(Schedule.id, Schedule.definition).where(
+            Schedule.portal_id == session.portal_id, Schedule.kind == "shift"
+        )
+    )
+    breaks = {int(i): schedule_break(d) for i, d in found.all()}
+    return Roster(portal, schedule, assignments, employees, breaks)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from timebot.domain.timezones import resolve_zone
+from timebot.services.plans import schedule_break
 from timebot.storage import UnitOfWork
 from timebot.storage.tables import Employee, Schedule, Shift
 from timebot.web.admin import roster_texts  # noqa: F401  (registers the roster's texts)
@@ -82,10 +83,8 @@ async def shift_schedule(uow: UnitOfWork, schedule_id: int, session: AdminSessio
 
 
 def break_minutes(schedule: Schedule) -> int:
-    try:
-        return max(0, int((schedule.definition or {}).get("break", 0)))
-    except (TypeError, ValueError):
-        return 0
+    """The break per shift the schedule's rules set (a shift may have its own)."""
+    return schedule_break(schedule.definition)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +106,6 @@ def roster_rows(
     roster: Roster, period: Period, members: Sequence[Employee], shifts: Sequence[LocalShift]
 ) -> list[Row]:
     """One row per member (their zones loaded): a cell per day, and the hours planned."""
-    pause = timedelta(minutes=break_minutes(roster.schedule))
     by_cell: dict[tuple[int, date], list[LocalShift]] = {}
     for s in shifts:
         by_cell.setdefault((s.employee_id, s.on), []).append(s)
@@ -121,7 +119,7 @@ def roster_rows(
         total = timedelta()
         for s in (s for c in cells for s in c.shifts):
             starts, ends = s.span(tz)
-            total += max(ends - starts - pause, timedelta())
+            total += max(ends - starts - timedelta(minutes=roster.break_of(s)), timedelta())
         rows.append(Row(employee, tz.key, cells, total))
     return rows
 
@@ -157,6 +155,7 @@ async def roster_response(
         "day": query.get("day", ""),
         "start": "",
         "end": "",
+        "break_minutes": "",
     }
     bulk_values = {
         "lines": "",
@@ -204,6 +203,7 @@ def details(roster: Roster, shift: LocalShift) -> dict[str, Any]:
         "day": shift.on.isoformat(),
         "start": shift.start.strftime("%H:%M"),
         "end": shift.end.strftime("%H:%M"),
+        "break_minutes": shift.break_minutes,  # None: the schedule's
         "timezone": tz.key,
         "starts_at": starts.isoformat(),
         "ends_at": ends.isoformat(),
@@ -218,6 +218,7 @@ def store(uow: UnitOfWork, roster: Roster, shift: LocalShift, now: datetime) -> 
         starts_at=starts,
         ends_at=ends,
         schedule_id=roster.schedule.id,
+        break_minutes=shift.break_minutes,
         created_at=now,
     )
     uow.session.add(row)

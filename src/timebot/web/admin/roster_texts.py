@@ -45,8 +45,18 @@ register(
                 "начала или равный ему — смена через полночь: она заканчивается на следующий день."
             ),
             "roster.break_note": (
-                "Перерыв в каждой смене — {minutes} мин: он задаётся в правилах графика и "
-                "вычитается из нормы смены."
+                "Перерыв в смене — {minutes} мин: он задаётся в правилах графика и "
+                "вычитается из нормы смены. У отдельной смены может быть свой перерыв."
+            ),
+            "roster.break": "Перерыв, мин",
+            "roster.break_default": "по графику: {minutes}",
+            "roster.break_hint": (
+                "Перерыв, мин — пусто: как в правилах графика ({minutes} мин); 0 — смена без "
+                "перерыва; иначе свой перерыв этой смены (до 720 мин)."
+            ),
+            "roster.own_break": "свой перерыв: {minutes} мин",
+            "roster.line_break": (
+                "«{value}» — не перерыв: укажите минуты от 0 до {max} в скобках, например (45)."
             ),
             "roster.save": "Сохранить смену",
             "roster.remove": "Удалить смену",
@@ -66,7 +76,10 @@ register(
                 "«дата,начало,конец,сотрудник» (разделитель — запятая, точка с запятой или "
                 "табуляция). Сотрудник — имя и фамилия, e-mail или ID в Битрикс24; без него "
                 "строка относится к сотруднику, выбранному ниже. Дата — ГГГГ-ММ-ДД или "
-                "ДД.ММ.ГГГГ. Если хоть одна строка с ошибкой, ничего не сохраняется."
+                "ДД.ММ.ГГГГ. Свой перерыв смены — минуты в скобках сразу после времени: "
+                "«2026-03-02 08:00-20:00 (90) Иван Петров», в CSV — отдельной ячейкой перед "
+                "сотрудником: «2026-03-02,08:00,12:00,(0),7»; без скобок — перерыв из правил "
+                "графика. Если хоть одна строка с ошибкой, ничего не сохраняется."
             ),
             "roster.bulk_lines": "Смены",
             "roster.bulk_person": "Сотрудник для строк без имени",
@@ -149,8 +162,18 @@ register(
                 "at or before the start means the shift crosses midnight and ends the next day."
             ),
             "roster.break_note": (
-                "Each shift has a {minutes} min break: it is set in the schedule's rules and "
-                "taken off the shift's norm."
+                "A shift has a {minutes} min break: it is set in the schedule's rules and "
+                "taken off the shift's norm. A single shift may have a break of its own."
+            ),
+            "roster.break": "Break, min",
+            "roster.break_default": "schedule's: {minutes}",
+            "roster.break_hint": (
+                "Break, min — empty: as in the schedule's rules ({minutes} min); 0: no break in "
+                "this shift; otherwise this shift's own break (up to 720 min)."
+            ),
+            "roster.own_break": "own break: {minutes} min",
+            "roster.line_break": (
+                "“{value}” is not a break: give 0 to {max} minutes in parentheses, e.g. (45)."
             ),
             "roster.save": "Save the shift",
             "roster.remove": "Delete the shift",
@@ -169,8 +192,10 @@ register(
                 "One shift a line: “2026-03-02 22:00-06:00 Ivan Petrov” or CSV "
                 "“date,start,end,person” (comma, semicolon or tab). A person is a full name, an "
                 "e-mail or a Bitrix24 user id; a line without one is for the person chosen "
-                "below. Dates are YYYY-MM-DD or DD.MM.YYYY. If any line has an error, nothing "
-                "is saved."
+                "below. Dates are YYYY-MM-DD or DD.MM.YYYY. A shift's own break is minutes in "
+                "parentheses right after the times: “2026-03-02 08:00-20:00 (90) Ivan Petrov”, "
+                "in CSV a cell before the person: “2026-03-02,08:00,12:00,(0),7”; without one "
+                "the shift has the schedule's break. If any line has an error, nothing is saved."
             ),
             "roster.bulk_lines": "Shifts",
             "roster.bulk_person": "Person for lines without a name",
