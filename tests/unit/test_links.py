@@ -126,3 +126,11 @@ def test_week_chart_link_with_a_wrong_payload_is_malformed(payload: dict[str, st
     with pytest.raises(BadLink) as caught:
         read_week_chart(SECRET, token, NOW)
     assert caught.value.reason == "malformed"
+
+
+@pytest.mark.parametrize("char", [chr(0xD800), chr(0xDFFF), "ё", "\x00"])
+@pytest.mark.parametrize("index", [0, 10, -1])
+def test_a_non_ascii_character_anywhere_is_tampered(char: str, index: int) -> None:
+    token = sign(SECRET, "p", {"a": 1}, LATER)
+    i = index % len(token)
+    assert reason_of(SECRET, "p", token[:i] + char + token[i + 1 :]) == "tampered"

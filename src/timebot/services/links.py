@@ -59,7 +59,10 @@ def _b64decode(text: str) -> bytes:
 def _mac(secret: str, signed: str) -> str:
     if not secret:
         raise ValueError("a signing secret is required")
-    digest = hmac.new(secret.encode(), _DOMAIN + signed.encode(), hashlib.sha256).digest()
+    # A token is ASCII; anything else in a received one (even a lone surrogate, which strict
+    # UTF-8 refuses) must make the MAC differ, not raise.
+    message = _DOMAIN + signed.encode("utf-8", "surrogatepass")
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
     return _b64encode(digest)
 
 

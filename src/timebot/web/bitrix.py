@@ -63,11 +63,23 @@ async def read_payload(request: Request) -> dict[str, Any]:
             raise BadRequest(f"invalid JSON: {exc}") from exc
         if not isinstance(data, dict):
             raise BadRequest("the JSON body must be an object")
+        if b"\\u" in body and _has_lone_surrogate(data):
+            # JSON may escape half a UTF-16 pair (a backslash-u D800 escape); no text column
+            # can hold it, so such an event could be neither verified nor stored.
+            raise BadRequest("the JSON body holds an unpaired surrogate (\\uD800-\\uDFFF)")
         return data
     try:
         return parse_form(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"invalid form body: {exc}") from exc
+
+
+def _has_lone_surrogate(data: Any) -> bool:
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def container_of(request: Request) -> Container:

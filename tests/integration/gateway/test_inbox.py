@@ -8,6 +8,7 @@ are told apart.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -334,3 +335,34 @@ async def test_over_http_duplicates_are_stored_and_applied_once(world: World) ->
     assert await world.statuses() == Counter(applied=1)
     assert await world.marks_of(501) == [("check_in", MONDAY)]
     assert await world.scalar(select(func.count()).select_from(OutboxMessage)) == 1
+
+
+@pytest.mark.parametrize("where", ["application_token", "text"])
+async def test_a_json_event_with_an_unpaired_surrogate_is_refused_with_a_reason(
+    world: World, where: str
+) -> None:
+    """JSON can escape half a UTF-16 pair; such an event can be neither verified nor stored, so
+    it gets a 400 that says why (not a 500 or a 503 "retry"), and nothing is stored."""
+    settings = Settings(
+        database_url=world.database_url,
+        public_url="https://timebot.example.com",
+        bitrix_event_mode="webhook",
+    )
+    app = create_app(settings=settings, clock=world.clock)
+    good = message(502, 9101, "пришёл")
+    bad = message(502, 9102, "пришёл")
+    if where == "text":
+        bad["data"]["message"]["text"] = "LONE"
+    else:
+        bad["auth"]["application_token"] = "LONE"
+    raw = json.dumps(bad).replace('"LONE"', '"\\ud800x"').encode()
+    headers = {"content-type": "application/json"}
+    with serve_asgi(app) as base:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            refused = await http.post("/bitrix/events", content=raw, headers=headers)
+            assert refused.status_code == 400
+            assert "surrogate" in refused.json()["detail"]
+            accepted = await http.post("/bitrix/events", json=good)
+            assert accepted.status_code == 200, accepted.text
+            assert accepted.json()["result"] == "accepted"
+    assert await world.scalar(select(func.count()).select_from(ProcessedEvent)) == 1
