@@ -345,6 +345,10 @@ class ApiContext:
         return self.principal.portal_id
 
 
+# request.state key: (token, claims) the rate limiter already decoded for this request.
+DECODED_CLAIMS = "api_token_claims"
+
+
 async def authenticate(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
@@ -354,10 +358,12 @@ async def authenticate(
         raise _unauthorized("missing_token", TOKEN_TEXTS["missing"])
     container = container_of(request)
     key = signing_key_from_secret(container.settings.secret_key.get_secret_value())
+    decoded = getattr(request.state, DECODED_CLAIMS, None)
+    claims = decoded[1] if decoded and decoded[0] == credentials.credentials else None
     async with container.database.unit_of_work() as uow:
         try:
             principal = await verify_token(
-                uow, credentials.credentials, signing_key=key, clock=container.clock
+                uow, credentials.credentials, signing_key=key, clock=container.clock, claims=claims
             )
         except TokenError as bad:
             log.info("api.token_refused", reason=bad.reason)

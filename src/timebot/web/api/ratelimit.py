@@ -37,7 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from timebot.bootstrap import Container
 from timebot.logs import get_logger
 from timebot.services.api_tokens import TokenError, decode_claims, signing_key_from_secret
-from timebot.web.api.common import ApiProblem
+from timebot.web.api.common import DECODED_CLAIMS, ApiProblem
 
 log = get_logger(__name__)
 
@@ -200,6 +200,8 @@ class ApiRateLimitMiddleware:
             except TokenError:
                 pass
             else:
+                # `authenticate` takes them from here rather than decoding the token again.
+                scope.setdefault("state", {})[DECODED_CLAIMS] = (token.strip(), claims)
                 return f"token:{claims['jti']}"
         return client_key(scope)
 
